@@ -1,0 +1,1 @@
+"""accounts: who you are (users and their login)."""

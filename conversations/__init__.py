@@ -1,0 +1,1 @@
+"""conversations: conversations, their items, workspaces and responses."""

@@ -1,0 +1,1 @@
+"""inference: talking to the upstream LLM servers."""

@@ -1,0 +1,18 @@
+"""Test settings: the production settings, made fast and offline."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x" * 48)
+os.environ.setdefault("JWT_SECRET", "test-jwt-secret-" + "x" * 32)
+os.environ.setdefault("APIKEY_SECRET", "test-apikey-secret-" + "x" * 32)
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+
+from janserver.settings import *
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

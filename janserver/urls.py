@@ -1,0 +1,25 @@
+"""Root URLs: server routes, API schema, admin and each app's API."""
+
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from janserver import views
+
+urlpatterns = [
+    path("healthcheck", views.healthcheck, name="healthcheck"),
+    path("readyz", views.readyz, name="readyz"),
+    path("v1/version", views.version, name="version"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/swagger/",
+        SpectacularSwaggerView.as_view(url_name="schema"),
+        name="swagger-ui",
+    ),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "janserver.handlers.bad_request"
+handler403 = "janserver.handlers.permission_denied"
+handler404 = "janserver.handlers.page_not_found"
+handler500 = "janserver.handlers.server_error"

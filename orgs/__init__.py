@@ -1,0 +1,1 @@
+"""orgs: organizations, memberships, projects, invites and API keys."""

@@ -1,0 +1,54 @@
+"""Tenancy reads: look up organizations, projects and API keys by public id."""
+
+from django.db.models import QuerySet
+
+from janserver.errors import NotFound
+from orgs.models import ApiKey, Organization, Project
+
+DEFAULT_ORGANIZATION_ALIAS = "default"
+
+
+def organization_get(*, public_id: str) -> Organization:
+    """Return the organization with this public id (or "default"); raise NotFound."""
+    lookup = (
+        {"is_default": True}
+        if public_id == DEFAULT_ORGANIZATION_ALIAS
+        else {"public_id": public_id}
+    )
+    organization = Organization.objects.filter(**lookup).first()
+    if organization is None:
+        raise NotFound(f"No organization {public_id!r}.", param="organization")
+    return organization
+
+
+def project_get(*, public_id: str, organization: Organization | None = None) -> Project:
+    """Return the project with this public id, within `organization` if given; raise NotFound."""
+    projects = Project.objects.select_related("organization")
+    if organization is not None:
+        projects = projects.filter(organization=organization)
+    project = projects.filter(public_id=public_id).first()
+    if project is None:
+        raise NotFound(f"No project {public_id!r}.", param="project")
+    return project
+
+
+def api_key_get(*, public_id: str) -> ApiKey:
+    """Return the API key with this public id; raise NotFound."""
+    api_key = (
+        ApiKey.objects.select_related("organization", "project", "owner")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if api_key is None:
+        raise NotFound(f"No API key {public_id!r}.", param="key_id")
+    return api_key
+
+
+def api_key_list(*, organization: Organization | None = None) -> QuerySet[ApiKey]:
+    """Return API keys (of one organization if given), newest first, owners and projects joined."""
+    keys = ApiKey.objects.select_related("organization", "project", "owner").order_by(
+        "-created_at", "-pk"
+    )
+    if organization is not None:
+        keys = keys.filter(organization=organization)
+    return keys
