@@ -5,7 +5,12 @@ import pytest
 from accounts.tests.factories import SuperUserFactory, UserFactory
 from orgs.models import Organization
 from orgs.services import api_key_create, organization_default_ensure
-from orgs.tests.factories import OrganizationFactory, ProjectFactory
+from orgs.tests.factories import (
+    OrganizationFactory,
+    OrganizationMemberFactory,
+    ProjectFactory,
+    ProjectMemberFactory,
+)
 
 
 @pytest.fixture
@@ -42,11 +47,21 @@ def project(organization):
 
 @pytest.fixture
 def project_key(project, user):
-    """A (key, secret) pair for a project key owned by `user`."""
-    return api_key_create(kind="project", organization=project.organization, project=project, owner=user)
+    """A (key, secret) pair for a project key owned by `user`, a member of `project`."""
+    ProjectMemberFactory(project=project, user=user, role="member")
+    return api_key_create(
+        kind="project", organization=project.organization, project=project, owner=user
+    )
 
 
 @pytest.fixture
 def admin_key(organization, user):
-    """A (key, secret) pair for an admin key of `organization` owned by `user`."""
+    """A (key, secret) pair for an admin key of `organization` owned by `user`, an owner."""
+    OrganizationMemberFactory(organization=organization, user=user, role="owner")
     return api_key_create(kind="admin", organization=organization, owner=user)
+
+
+@pytest.fixture
+def org_owner(organization):
+    """A user who owns `organization`."""
+    return OrganizationMemberFactory(organization=organization, role="owner").user

@@ -4,8 +4,9 @@ import logging
 from typing import Any, ClassVar
 
 from django.core import exceptions as django_exceptions
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.settings import api_settings
 
 logger = logging.getLogger("janserver.errors")
 
@@ -198,6 +199,11 @@ def error_for_status(status: int) -> APIError:
     return InvalidRequest("The request could not be processed.", code="invalid_request")
 
 
+def route_not_found(request: HttpRequest) -> NotFound:
+    """Return the error for a request that matches no route."""
+    return NotFound(f"No route matches {request.method} {request.path}.")
+
+
 def error_response(error: APIError, status: int | None = None) -> JsonResponse:
     """Render an APIError as the JSON error body with its status and headers."""
     response = JsonResponse(error.body(), status=status or error.status)
@@ -211,7 +217,7 @@ def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, st
     if isinstance(detail, dict):
         for key, value in detail.items():
             child = key if not path else f"{path}.{key}"
-            if key == drf_exceptions.api_settings.NON_FIELD_ERRORS_KEY:
+            if key == api_settings.NON_FIELD_ERRORS_KEY:
                 child = path
             return _first_validation_error(value, child)
     if isinstance(detail, list):
@@ -274,7 +280,7 @@ def api_error_from_exception(exc: BaseException) -> APIError | None:
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
         return UnsupportedMediaType()
     if isinstance(exc, drf_exceptions.Throttled):
-        return RateLimited(retry_after=int(exc.wait or 1))
+        return RateLimited(retry_after=int(getattr(exc, "wait", None) or 1))
     if isinstance(exc, django_exceptions.RequestDataTooBig):
         return RequestTooLarge()
     if isinstance(exc, django_exceptions.SuspiciousOperation):

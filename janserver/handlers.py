@@ -5,9 +5,9 @@ from django.http import HttpRequest, JsonResponse
 from janserver.errors import (
     Forbidden,
     InvalidRequest,
-    NotFound,
     api_error_from_exception,
     error_response,
+    route_not_found,
     unhandled_error_response,
 )
 
@@ -32,9 +32,7 @@ def permission_denied(
 def page_not_found(
     request: HttpRequest, exception: Exception | None = None
 ) -> JsonResponse:
-    return error_response(
-        NotFound(f"No route matches {request.method} {request.path}.")
-    )
+    return error_response(route_not_found(request))
 
 
 def server_error(request: HttpRequest) -> JsonResponse:

@@ -10,10 +10,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 from janserver.errors import (
+    APIError,
     RequestTooLarge,
     api_error_from_exception,
     error_for_status,
     error_response,
+    route_not_found,
     unhandled_error_response,
 )
 from janserver.ids import new_request_id
@@ -75,15 +77,14 @@ class RequestContextMiddleware(DualModeMiddleware):
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
+        started_at: float = request.started_at  # type: ignore[attr-defined]
         access_logger.info(
             "request",
             extra={
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round(
-                    (time.perf_counter() - request.started_at) * 1000, 2
-                ),  # type: ignore[attr-defined]
+                "duration_ms": round((time.perf_counter() - started_at) * 1000, 2),
             },
         )
         return response
@@ -112,9 +113,12 @@ class ErrorContractMiddleware(DualModeMiddleware):
             return response
         if response.get("Content-Type", "").startswith("application/json"):
             return response
-        replacement = error_response(
-            error_for_status(response.status_code), response.status_code
-        )
+        if response.status_code == 404:
+            # A view's Http404 was rendered by process_exception; this is a route miss.
+            error: APIError = route_not_found(request)
+        else:
+            error = error_for_status(response.status_code)
+        replacement = error_response(error, response.status_code)
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in response:
                 replacement[header] = response[header]

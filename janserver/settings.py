@@ -138,7 +138,7 @@ if DATABASE_URL:
 else:
     _database = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "db.sqlite3",
+        "NAME": str(BASE_DIR / "db.sqlite3"),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
@@ -228,6 +228,22 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Email (invites): SMTP when SMTP_HOST is set, otherwise printed to stdout.
+SMTP_HOST = env_str("SMTP_HOST")
+if SMTP_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = SMTP_HOST
+    EMAIL_PORT = env_int("SMTP_PORT", 587)
+    EMAIL_HOST_USER = env_str("SMTP_USERNAME")
+    EMAIL_HOST_PASSWORD = env_str("SMTP_PASSWORD")
+    EMAIL_USE_SSL = EMAIL_PORT == 465
+    EMAIL_USE_TLS = EMAIL_PORT == 587
+    EMAIL_TIMEOUT = 10
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("SMTP_SENDER_EMAIL", "janserver@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # Tenancy.
 ORGANIZATION_ADMIN_EMAILS = [e.lower() for e in env_list("ORGANIZATION_ADMIN_EMAILS")]
 DEFAULT_ORGANIZATION_NAME = "Default"
@@ -242,12 +258,9 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {
-                "asctime": "time",
-                "levelname": "level",
-                "name": "logger",
-            },
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
         }
     },
     "handlers": {

@@ -1,6 +1,7 @@
 """Tenancy: organizations, their members and projects, invites and API keys."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -8,6 +9,9 @@ from django.db import models
 from django.utils import timezone
 
 from janserver.ids import new_invite_id, new_key_id, new_org_id, new_project_id
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 class OrganizationRole(models.TextChoices):
@@ -36,10 +40,12 @@ class Organization(models.Model):
     is_default = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL,
-        through="OrganizationMember",
-        related_name="organizations",
+    members: "models.ManyToManyField[User, OrganizationMember]" = (
+        models.ManyToManyField(
+            settings.AUTH_USER_MODEL,
+            through="OrganizationMember",
+            related_name="organizations",
+        )
     )
 
     class Meta:
@@ -107,7 +113,7 @@ class Project(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    members = models.ManyToManyField(
+    members: "models.ManyToManyField[User, ProjectMember]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="ProjectMember", related_name="projects"
     )
 
@@ -336,7 +342,7 @@ class ApiKey(models.Model):
                 {"project": "An admin key belongs to the organization, not a project."}
             )
         if (
-            self.project_id
+            self.project is not None
             and self.organization_id
             and self.project.organization_id != self.organization_id
         ):

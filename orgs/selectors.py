@@ -2,15 +2,16 @@
 
 from django.db.models import QuerySet
 
+from accounts.models import User
 from janserver.errors import NotFound
-from orgs.models import ApiKey, Organization, Project
+from orgs.models import ApiKey, Organization, OrganizationMember, Project, ProjectMember
 
 DEFAULT_ORGANIZATION_ALIAS = "default"
 
 
 def organization_get(*, public_id: str) -> Organization:
     """Return the organization with this public id (or "default"); raise NotFound."""
-    lookup = (
+    lookup: dict[str, object] = (
         {"is_default": True}
         if public_id == DEFAULT_ORGANIZATION_ALIAS
         else {"public_id": public_id}
@@ -52,3 +53,21 @@ def api_key_list(*, organization: Organization | None = None) -> QuerySet[ApiKey
     if organization is not None:
         keys = keys.filter(organization=organization)
     return keys
+
+
+def organization_role_get(*, organization: Organization, user: User) -> str | None:
+    """Return the user's role in the organization, or None when not a member."""
+    return (
+        OrganizationMember.objects.filter(organization=organization, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def project_role_get(*, project: Project, user: User) -> str | None:
+    """Return the user's role in the project, or None when not a member."""
+    return (
+        ProjectMember.objects.filter(project=project, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )

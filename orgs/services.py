@@ -24,6 +24,7 @@ from orgs.models import (
     ProjectRole,
     ProjectStatus,
 )
+from orgs.selectors import organization_role_get, project_role_get
 
 API_KEY_PREFIXES = {ApiKeyKind.ADMIN: "sk-admin_", ApiKeyKind.PROJECT: "sk-project_"}
 API_KEY_RANDOM_LENGTH = 48  # [0-9a-z]: about 248 bits
@@ -165,6 +166,33 @@ def api_key_hint(secret: str) -> str:
     return f"sk-…{secret[-4:]}"
 
 
+def _api_key_owner_check(
+    *, kind: str, organization: Organization, project: Project | None, owner: User
+) -> None:
+    """Admin keys belong to organization owners; project keys to project members or org owners."""
+    is_org_owner = (
+        organization_role_get(organization=organization, user=owner)
+        == OrganizationRole.OWNER
+    )
+    if kind == ApiKeyKind.ADMIN and not is_org_owner:
+        raise Forbidden(
+            f"{owner.email} is not an owner of organization {organization.public_id}; "
+            "admin keys belong to organization owners.",
+            param="owner",
+        )
+    if (
+        kind == ApiKeyKind.PROJECT
+        and project is not None
+        and not is_org_owner
+        and project_role_get(project=project, user=owner) is None
+    ):
+        raise Forbidden(
+            f"{owner.email} is neither a member of project {project.public_id} "
+            f"nor an owner of organization {organization.public_id}.",
+            param="owner",
+        )
+
+
 def _api_key_new_secret(kind: str) -> str:
     return API_KEY_PREFIXES[ApiKeyKind(kind)] + random_string(API_KEY_RANDOM_LENGTH)
 
@@ -189,6 +217,9 @@ def api_key_create(
         raise InvalidRequest("The expiry must be in the future.", param="expires_at")
     if project is not None and project.is_archived:
         raise InvalidRequest("The project is archived.", param="project")
+    _api_key_owner_check(
+        kind=kind, organization=organization, project=project, owner=owner
+    )
     secret = _api_key_new_secret(kind)
     api_key = ApiKey(
         kind=kind,

@@ -1,0 +1,49 @@
+# janserver developer commands. `make run` and `make test` are all a new machine needs.
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: run test venv lint format migrate bootstrap superuser check-deploy clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "janserver needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+## run: set up, migrate, bootstrap and serve on http://127.0.0.1:8080 (SQLite, DEBUG on)
+run: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
+run: venv
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py bootstrap
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## test: set up and run the whole test suite
+test: venv
+	$(BIN)/pytest --ds=janserver.settings_test --reuse-db --strict-markers --durations=10 $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
+migrate: venv
+	$(BIN)/python manage.py migrate --no-input
+
+superuser: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
+superuser: venv
+	$(BIN)/python manage.py createsuperuser
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache staticfiles

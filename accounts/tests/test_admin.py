@@ -1,0 +1,116 @@
+"""The user admin: email logins, lowercase emails, a read-only public id."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a-long-admin-chosen-passphrase"
+
+
+def test_user_add_form_creates_a_lowercase_user_with_a_usable_password(admin_client):
+    """The add form lowercases the email and sets the password it was given."""
+    data = {
+        "email": " New.User@Example.COM ",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+    }
+    response = admin_client.post(reverse("admin:accounts_user_add"), data)
+    user = User.objects.get(email="new.user@example.com")
+    assert response.status_code == 302
+    assert response.url == reverse("admin:accounts_user_change", args=[user.pk])
+    assert user.has_usable_password()
+    assert user.check_password(PASSWORD)
+    assert not user.is_staff
+    assert not user.is_superuser
+
+
+@pytest.mark.parametrize(
+    ("email", "password2", "field"),
+    [
+        ("Taken@Example.com", PASSWORD, "email"),
+        ("fresh@example.com", PASSWORD + "-typo", "password2"),
+        ("not-an-email", PASSWORD, "email"),
+    ],
+)
+def test_user_add_form_rejects_invalid_input(admin_client, email, password2, field):
+    """A taken email (in any case), mismatched passwords or a bad email re-render."""
+    UserFactory(email="taken@example.com")
+    data = {"email": email, "password1": PASSWORD, "password2": password2}
+    response = admin_client.post(reverse("admin:accounts_user_add"), data)
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert User.objects.count() == 2  # the superuser and the existing user
+
+
+def test_user_change_form_lowercases_the_email_and_keeps_public_id(admin_client, user):
+    """The change form saves a lowercase email; the public id is read-only."""
+    data = {
+        "email": "Changed@Example.com",
+        "name": "Renamed",
+        "is_active": "on",
+        "date_joined_0": "2024-01-02",
+        "date_joined_1": "03:04:05",
+        "public_id": "user_forged",
+    }
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    stored = User.objects.get(pk=user.pk)
+    assert (stored.email, stored.name, stored.public_id) == (
+        "changed@example.com",
+        "Renamed",
+        user.public_id,
+    )
+
+
+def test_user_change_page_shows_the_public_id_read_only(admin_client, user):
+    """The change page shows the public id but has no input for it."""
+    response = admin_client.get(reverse("admin:accounts_user_change", args=[user.pk]))
+    assert user.public_id in response.text
+    assert "public_id" not in response.context["adminform"].form.fields
+
+
+def test_user_password_change_page_renders(admin_client, user):
+    """The admin's set-password page works with the email-based user."""
+    url = reverse("admin:auth_user_password_change", args=[user.pk])
+    assert admin_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "term",
+    [
+        pytest.param(lambda user: user.public_id, id="public-id"),
+        pytest.param(lambda user: user.email, id="email"),
+        pytest.param(lambda user: user.email.upper(), id="email-any-case"),
+    ],
+)
+def test_user_changelist_search_finds_only_the_match(admin_client, term):
+    """Searching users by public id or email returns the matching user only."""
+    target, _other = UserFactory(), UserFactory()
+    url = reverse("admin:accounts_user_changelist")
+    response = admin_client.get(url, {"q": term(target)})
+    assert list(response.context["cl"].result_list) == [target]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"is_guest__exact": "1"}, "guest"),
+        ({"is_staff__exact": "1"}, "staff"),
+        ({"is_active__exact": "0"}, "inactive"),
+    ],
+)
+def test_user_changelist_filters(admin_client, superuser, query, expected):
+    """The guest, staff and active filters narrow the list."""
+    users = {
+        "guest": UserFactory(is_guest=True),
+        "inactive": UserFactory(is_active=False),
+        "staff": superuser,
+    }
+    url = reverse("admin:accounts_user_changelist")
+    response = admin_client.get(url, query)
+    assert list(response.context["cl"].result_list) == [users[expected]]

@@ -1,0 +1,1 @@
+"""Operator commands for tenancy: organizations, projects and API keys."""
