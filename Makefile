@@ -1,5 +1,7 @@
 # janserver developer commands. `make run` and `make test` are all a new machine needs.
-PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3)
+# The first of these that runs and is 3.11+ (pyenv shims can exist without a runnable Python).
+PYTHON ?= $(shell for p in python3.12 python3.13 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
@@ -9,7 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: run test venv lint format migrate bootstrap superuser check-deploy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "janserver needs Python 3.11+"'
+	@test -n "$(PYTHON)" || { echo 'janserver needs Python 3.11+ (python3.12 preferred)'; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
