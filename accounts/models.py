@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from janserver.ids import new_user_id
+from janserver.ids import new_session_id, new_user_id
 
 
 def normalize_email(email: str) -> str:
@@ -86,3 +86,36 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email(self.email)
+
+
+class LoginSession(models.Model):
+    """One login: the chain of refresh tokens that rotation issues, revoked as a whole.
+
+    Only the id of the newest refresh token (`current_jti`) is valid; presenting an
+    older one means a token was stolen or replayed, and revokes the session.
+    """
+
+    family = models.CharField(max_length=40, unique=True, default=new_session_id)
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="login_sessions"
+    )
+    current_jti = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["user", "revoked_at"], name="accounts_session_user_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.family} ({self.user})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
+from janserver import auth_cache
 from janserver.errors import RequestTooLarge
 from janserver.ids import new_request_id
 
@@ -32,6 +33,7 @@ class RequestBoundary:
             await self.app(scope, receive, send)
             return
         scope["request_id"] = new_request_id()
+        auth_cache.ensure_listener()
         cap: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         declared = _declared_length(scope)
         if cap is not None and declared is not None and declared > cap:

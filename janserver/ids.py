@@ -67,3 +67,7 @@ def new_provider_model_id() -> str:
 
 def new_request_id() -> str:
     return new_id("req")
+
+
+def new_session_id() -> str:
+    return new_id("sess", LONG_LENGTH)

@@ -1,7 +1,7 @@
 """Django settings for janserver; every environment variable is read here and only here."""
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -88,6 +88,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
     "accounts",
     "orgs",
     "conversations",
@@ -103,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -209,8 +214,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["janserver.auth.BearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["janserver.auth.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -223,6 +228,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-hosted, multi-tenant, OpenAI-compatible LLM API.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -243,6 +250,56 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("SMTP_SENDER_EMAIL", "janserver@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Identity: login JWTs are HS512-signed with JWT_SECRET (never SECRET_KEY).
+ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
+REFRESH_TOKEN_LIFETIME = timedelta(days=7)
+REFRESH_COOKIE_NAME = "jan_refresh_token"
+SIMPLE_JWT = {
+    "ALGORITHM": "HS512",
+    "SIGNING_KEY": JWT_SECRET,
+    "VERIFYING_KEY": JWT_SECRET,
+    "ISSUER": "janserver",
+    "AUDIENCE": "janserver-api",
+    "ACCESS_TOKEN_LIFETIME": ACCESS_TOKEN_LIFETIME,
+    "REFRESH_TOKEN_LIFETIME": REFRESH_TOKEN_LIFETIME,
+    "USER_ID_FIELD": "public_id",
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+    "UPDATE_LAST_LOGIN": False,
+}
+# Google login through django-allauth's Google provider (OAuth2 + OpenID Connect, PKCE).
+OAUTH2_GOOGLE_CLIENT_ID = env_str("OAUTH2_GOOGLE_CLIENT_ID")
+OAUTH2_GOOGLE_CLIENT_SECRET = env_str("OAUTH2_GOOGLE_CLIENT_SECRET")
+OAUTH2_GOOGLE_REDIRECT_URL = env_str("OAUTH2_GOOGLE_REDIRECT_URL")
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_PROVIDERS = {
+    "google": {
+        "APPS": [
+            {
+                "client_id": OAUTH2_GOOGLE_CLIENT_ID,
+                "secret": OAUTH2_GOOGLE_CLIENT_SECRET,
+                "key": "",
+            }
+        ]
+        if OAUTH2_GOOGLE_CLIENT_ID
+        else [],
+        "SCOPE": ["openid", "email", "profile"],
+        "AUTH_PARAMS": {"access_type": "online"},
+        "OAUTH_PKCE_ENABLED": True,
+        "FETCH_USERINFO": False,
+    }
+}
+
+# Who a credential is stays cached in each process; changes are broadcast on the channel
+# layer (Redis), and the TTL bounds staleness where there is no broadcast (no Redis).
+AUTH_CACHE_TTL_SECONDS = env_int("AUTH_CACHE_TTL_SECONDS", 60 if REDIS_URL else 2)
+AUTH_CACHE_MAX_ENTRIES = 50_000
+API_KEY_LAST_USED_FLUSH_SECONDS = 60
 
 # Tenancy.
 ORGANIZATION_ADMIN_EMAILS = [e.lower() for e in env_list("ORGANIZATION_ADMIN_EMAILS")]

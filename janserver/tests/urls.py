@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from django.urls import path
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +23,8 @@ class EchoCreateSerializer(serializers.Serializer):
 
 
 class EchoView(APIView):
+    permission_classes = [AllowAny]
+
     def post(self, request: Request) -> Response:
         serializer = EchoCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -29,6 +32,8 @@ class EchoView(APIView):
 
 
 class ConflictView(APIView):
+    permission_classes = [AllowAny]
+
     def post(self, request: Request) -> Response:
         raise Conflict("Already running.")
 

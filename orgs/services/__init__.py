@@ -8,6 +8,7 @@ from orgs.services.api_keys import (
     api_key_hint,
     api_key_revoke,
     api_key_verify,
+    api_keys_mark_used,
 )
 from orgs.services.invites import INVITE_TTL, invite_create, invite_hash
 from orgs.services.organizations import (
@@ -32,6 +33,7 @@ __all__ = [
     "api_key_hint",
     "api_key_revoke",
     "api_key_verify",
+    "api_keys_mark_used",
     "invite_create",
     "invite_hash",
     "organization_create",

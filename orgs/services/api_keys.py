@@ -140,3 +140,9 @@ def api_key_verify(*, secret: str) -> ApiKey:
     if api_key.project is not None and api_key.project.is_archived:
         raise Unauthenticated()
     return api_key
+
+
+def api_keys_mark_used(*, used: dict[int, datetime]) -> None:
+    """Record when keys were last used, in one batch (coarse: callers batch per minute)."""
+    keys = [ApiKey(pk=key_id, last_used_at=when) for key_id, when in used.items()]
+    ApiKey.objects.bulk_update(keys, ["last_used_at"], batch_size=500)

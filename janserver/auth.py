@@ -1,0 +1,278 @@
+"""Authentication: Bearer API keys and access JWTs resolved to a Principal, sync and async.
+
+A warm request does no database query: principals come from the per-process cache in
+janserver.auth_cache, which every change to a key, user or session invalidates.
+"""
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework import authentication, permissions
+from rest_framework.request import Request
+
+from accounts.models import LoginSession, User
+from janserver import auth_cache
+from janserver.errors import Forbidden, Unauthenticated
+
+USER_FIELDS = (
+    "id",
+    "public_id",
+    "email",
+    "name",
+    "is_guest",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "date_joined",
+)
+KEY_PREFIX = "sk-"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user (JWT), or an admin or project API key and its owner."""
+
+    kind: str  # "user", "admin_key" or "project_key"
+    user_values: tuple[Any, ...]
+    organization_id: int | None = None
+    organization_public_id: str | None = None
+    project_id: int | None = None
+    project_public_id: str | None = None
+    api_key_id: int | None = None
+    api_key_public_id: str | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def user_public_id(self) -> str:
+        return self.user_values[1]
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.api_key_id is not None
+
+    def user(self) -> User:
+        """Return a fresh User instance (never shared between requests)."""
+        return User.from_db("default", USER_FIELDS, self.user_values)
+
+
+def _user_values(user: User) -> tuple[Any, ...]:
+    return tuple(getattr(user, field) for field in USER_FIELDS)
+
+
+def _load_key_principal(key_hash: str) -> Principal | None:
+    from orgs.models import ApiKey, ApiKeyKind
+
+    api_key = (
+        ApiKey.objects.select_related("organization", "project", "owner")
+        .filter(key_hash=key_hash)
+        .first()
+    )
+    if api_key is None or not api_key.is_usable() or not api_key.owner.is_active:
+        return None
+    if api_key.project is not None and api_key.project.is_archived:
+        return None
+    return Principal(
+        kind="admin_key" if api_key.kind == ApiKeyKind.ADMIN else "project_key",
+        user_values=_user_values(api_key.owner),
+        organization_id=api_key.organization_id,
+        organization_public_id=api_key.organization.public_id,
+        project_id=api_key.project_id,
+        project_public_id=api_key.project.public_id if api_key.project else None,
+        api_key_id=api_key.pk,
+        api_key_public_id=api_key.public_id,
+        expires_at=api_key.expires_at,
+    )
+
+
+def _load_user_principal(public_id: str) -> Principal | None:
+    user = User.objects.filter(public_id=public_id, is_active=True).first()
+    return (
+        None if user is None else Principal(kind="user", user_values=_user_values(user))
+    )
+
+
+def _load_session_open(family: str) -> bool:
+    return LoginSession.objects.filter(family=family, revoked_at__isnull=True).exists()
+
+
+class _Pending:
+    """Lookups that missed the cache and must reach the database."""
+
+    def __init__(self, kind: str, value: str, load: Any) -> None:
+        self.kind, self.value, self.load = kind, value, load
+
+
+def _cached(kind: str, value: str, load: Any) -> Any:
+    hit = auth_cache.cache().get((kind, value))
+    return _Pending(kind, value, load) if hit is auth_cache.MISSING else hit
+
+
+def _fill(pending: _Pending) -> Any:
+    result = pending.load(pending.value)
+    auth_cache.cache().set((pending.kind, pending.value), result)
+    return result
+
+
+def _api_key_principal(secret: str) -> Any:
+    from orgs.services import API_KEY_MAX_LENGTH, api_key_hash
+
+    if len(secret) > API_KEY_MAX_LENGTH:
+        raise Unauthenticated()
+    return _cached("key", api_key_hash(secret), _load_key_principal)
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthenticated()
+    return credential.strip()
+
+
+def _check(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated()
+    if principal.expires_at is not None and principal.expires_at <= timezone.now():
+        raise Unauthenticated()
+    if principal.is_api_key:
+        _record_use(principal.api_key_id)  # type: ignore[arg-type]
+    return principal
+
+
+def _resolve(credential: str) -> Any:
+    """Return a Principal, None, or a chain of _Pending lookups to run against the DB."""
+    if credential.startswith(KEY_PREFIX):
+        return _api_key_principal(credential)
+    from accounts.tokens import access_token_decode
+
+    token = access_token_decode(credential)
+    session_open = _cached("session", str(token.get("sid", "")), _load_session_open)
+    if isinstance(session_open, _Pending):
+        return session_open, token
+    if not session_open:
+        return None
+    return _cached("user", str(token.get("sub", "")), _load_user_principal)
+
+
+def _finish(step: Any) -> Principal | None:
+    """Run the pending database lookups of _resolve (sync)."""
+    while True:
+        if isinstance(step, tuple):
+            pending, token = step
+            if not _fill(pending):
+                return None
+            step = _cached("user", str(token.get("sub", "")), _load_user_principal)
+            continue
+        if isinstance(step, _Pending):
+            return _fill(step)
+        return step
+
+
+def authenticate(request: HttpRequest) -> Principal | None:
+    """Return the caller's Principal, None without credentials; raise Unauthenticated."""
+    credential = _bearer(request.headers.get("Authorization"))
+    if credential is None:
+        return None
+    return _check(_finish(_resolve(credential)))
+
+
+async def aauthenticate(request: HttpRequest) -> Principal | None:
+    """See authenticate(). A warm cache answers without leaving the event loop."""
+    credential = _bearer(request.headers.get("Authorization"))
+    if credential is None:
+        return None
+    step = _resolve(credential)
+    if isinstance(step, tuple | _Pending):
+        step = await sync_to_async(_finish)(step)
+    return _check(step)
+
+
+# last_used_at is written in batches, at most once a minute per process.
+_used: dict[int, datetime] = {}
+_used_lock = threading.Lock()
+_last_flush = time.monotonic()
+_background: set[asyncio.Task[None]] = set()
+
+
+def _record_use(api_key_id: int) -> None:
+    global _last_flush
+    _used[api_key_id] = timezone.now()
+    now = time.monotonic()
+    if now - _last_flush < settings.API_KEY_LAST_USED_FLUSH_SECONDS:
+        return
+    _last_flush = now
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        flush_key_usage()
+        return
+    task = loop.create_task(sync_to_async(flush_key_usage)())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def flush_key_usage() -> None:
+    """Write the batched last_used_at times (also called at shutdown)."""
+    from orgs.services import api_keys_mark_used
+
+    with _used_lock:
+        batch = dict(_used)
+        _used.clear()
+    if batch:
+        api_keys_mark_used(used=batch)
+
+
+class BearerAuthentication(authentication.BaseAuthentication):
+    """DRF authentication for `Authorization: Bearer sk-…` keys and access JWTs."""
+
+    def authenticate(self, request: Request) -> tuple[User, Principal] | None:
+        principal = authenticate(request._request)
+        return None if principal is None else (principal.user(), principal)
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+def principal_of(request: Request) -> Principal:
+    """Return the request's Principal (the view's permission made sure there is one)."""
+    if not isinstance(request.auth, Principal):
+        raise Unauthenticated()
+    return request.auth
+
+
+class IsAuthenticated(permissions.BasePermission):
+    """Any valid credential."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not isinstance(request.auth, Principal):
+            raise Unauthenticated()
+        return True
+
+
+class AdminAccess(IsAuthenticated):
+    """Organization admin routes: login users and admin keys, never project keys."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        super().has_permission(request, view)
+        if principal_of(request).kind == "project_key":
+            raise Forbidden("Project API keys cannot use organization admin routes.")
+        return True
+
+
+class ProjectAccess(IsAuthenticated):
+    """Inference, models, conversations: login users and project keys, never admin keys."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        super().has_permission(request, view)
+        if principal_of(request).kind == "admin_key":
+            raise Forbidden("Admin API keys can only use organization admin routes.")
+        return True
