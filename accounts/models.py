@@ -95,7 +95,7 @@ class LoginSession(models.Model):
     older one means a token was stolen or replayed, and revokes the session.
     """
 
-    family = models.CharField(max_length=40, unique=True, default=new_session_id)
+    family = models.CharField(max_length=64, unique=True, default=new_session_id)
     user = models.ForeignKey(
         User, on_delete=models.CASCADE, related_name="login_sessions"
     )

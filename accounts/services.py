@@ -1,17 +1,41 @@
-"""User writes: registration and the start-up bootstrap of organization admins."""
+"""User writes: registration, guest and Google logins, and the bootstrap of admins."""
 
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from allauth.socialaccount.models import SocialAccount
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import User, normalize_email
-from janserver.errors import InvalidRequest
+from accounts.selectors import refresh_user_get, session_guest_get
+from accounts.tokens import TokenPair, session_revoke, tokens_issue, tokens_rotate
+from janserver import auth_cache
+from janserver.errors import InvalidRequest, Unauthenticated
+from janserver.ids import random_string
 from orgs.models import Organization
 from orgs.services import (
     organization_default_ensure,
     organization_owners_ensure,
     project_personal_ensure,
 )
+
+GUEST_EMAIL_DOMAIN = "guest.jan.ai"
+GUEST_NAME_LENGTH = 16
+GOOGLE = "google"
+
+
+@dataclass(frozen=True)
+class GoogleIdentity:
+    """Who Google says the caller is, from a verified ID token."""
+
+    uid: str
+    email: str
+    email_verified: bool
+    name: str
+    claims: dict[str, Any]
 
 
 @transaction.atomic
@@ -48,3 +72,86 @@ def admins_bootstrap(*, emails: list[str]) -> tuple[Organization, list[User]]:
     users = [user_get_or_register(email=email)[0] for email in emails]
     organization_owners_ensure(organization=organization, users=users)
     return organization, users
+
+
+def guest_register() -> User:
+    """Create a guest user (`jan_<random>`, `<name>@guest.jan.ai`) with its Default Project."""
+    name = f"jan_{random_string(GUEST_NAME_LENGTH)}"
+    return user_register(email=f"{name}@{GUEST_EMAIL_DOMAIN}", name=name, is_guest=True)
+
+
+def guest_login(*, refresh: str | None) -> TokenPair:
+    """Rotate a guest's refresh token, or register a new guest and start its session.
+
+    A refresh token that is not a guest's, or is invalid, expired or revoked, gets a new
+    guest; a rotated one presented again still revokes its session first.
+    """
+    if refresh:
+        with contextlib.suppress(Unauthenticated):
+            if refresh_user_get(refresh=refresh).is_guest:
+                return tokens_rotate(refresh=refresh)[1]
+    return tokens_issue(user=guest_register())
+
+
+def google_login(*, identity: GoogleIdentity, refresh: str | None) -> TokenPair:
+    """Start a session for the user a verified Google identity names.
+
+    That is the user linked to the Google `sub`; on a first login, the user with the
+    same verified email, else the guest of `refresh` upgraded in place (keeping its
+    projects, keys and conversations), else a new user. The session of `refresh`, if
+    any, ends: this login replaces it in the browser.
+    """
+    guest = None
+    if refresh:
+        with contextlib.suppress(Unauthenticated):
+            guest = session_guest_get(refresh=refresh)
+    try:
+        user = _google_user(identity=identity, guest=guest)
+    except IntegrityError:
+        # A concurrent first login with this identity won the race; it is linked now.
+        user = _google_user(identity=identity, guest=guest)
+    pair = tokens_issue(user=user)
+    if refresh:
+        session_revoke(refresh=refresh)
+    return pair
+
+
+@transaction.atomic
+def _google_user(*, identity: GoogleIdentity, guest: User | None) -> User:
+    account = (
+        SocialAccount.objects.select_related("user")
+        .filter(provider=GOOGLE, uid=identity.uid)
+        .first()
+    )
+    if account is not None:
+        account.extra_data = identity.claims
+        account.save(update_fields=["extra_data", "last_login"])
+        return account.user
+    # Email decides only the first link, and only when Google vouches for it.
+    if not identity.email_verified or not identity.email:
+        raise Unauthenticated()
+    user = User.objects.filter(email=normalize_email(identity.email)).first()
+    if user is None and guest is not None:
+        user = _guest_upgrade(guest=guest, identity=identity)
+    if user is None:
+        user = user_register(email=identity.email, name=identity.name)
+    SocialAccount.objects.create(
+        user=user, provider=GOOGLE, uid=identity.uid, extra_data=identity.claims
+    )
+    return user
+
+
+def _guest_upgrade(*, guest: User, identity: GoogleIdentity) -> User | None:
+    user = (
+        User.objects.select_for_update()
+        .filter(pk=guest.pk, is_guest=True, is_active=True)
+        .first()
+    )
+    if user is None:
+        return None
+    user.email = normalize_email(identity.email)
+    user.name = identity.name or user.name
+    user.is_guest = False
+    user.save(update_fields=["email", "name", "is_guest"])
+    auth_cache.invalidate("user", user.public_id)
+    return user

@@ -60,7 +60,10 @@ class Principal:
 
     def user(self) -> User:
         """Return a fresh User instance (never shared between requests)."""
-        return User.from_db("default", USER_FIELDS, self.user_values)
+        # from_db() expects values in the model's field order, not USER_FIELDS order.
+        values = dict(zip(USER_FIELDS, self.user_values, strict=True))
+        names = [f.attname for f in User._meta.concrete_fields if f.attname in values]
+        return User.from_db("default", names, [values[name] for name in names])
 
 
 def _user_values(user: User) -> tuple[Any, ...]:
@@ -276,3 +279,24 @@ class ProjectAccess(IsAuthenticated):
         if principal_of(request).kind == "admin_key":
             raise Forbidden("Admin API keys can only use organization admin routes.")
         return True
+
+
+ACCESS_KINDS = {
+    "admin": ("user", "admin_key"),
+    "project": ("user", "project_key"),
+}
+
+
+async def arequire(request: HttpRequest, *, access: str) -> Principal:
+    """Authenticate an async view's request and check the credential kind (see ACCESS_KINDS).
+
+    Raises Unauthenticated without a valid credential, Forbidden for the wrong kind.
+    """
+    principal = await aauthenticate(request)
+    if principal is None:
+        raise Unauthenticated()
+    if principal.kind not in ACCESS_KINDS[access]:
+        if principal.kind == "admin_key":
+            raise Forbidden("Admin API keys can only use organization admin routes.")
+        raise Forbidden("Project API keys cannot use organization admin routes.")
+    return principal

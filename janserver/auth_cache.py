@@ -158,3 +158,27 @@ async def _listen() -> None:
         raise
     except Exception:
         logger.exception("Auth cache listener stopped; relying on the TTL")
+
+
+def _on_key_change(sender: Any, instance: Any, **kwargs: Any) -> None:
+    invalidate("key", instance.key_hash)
+
+
+def _on_user_change(sender: Any, instance: Any, **kwargs: Any) -> None:
+    invalidate("user", instance.public_id)
+
+
+def connect_model_signals() -> None:
+    """Invalidate on every save or delete of an API key or user.
+
+    Signals, not services, because cache coherence must follow every write path: admin
+    edits, cascades from a deleted project or organization, and services alike.
+    """
+    from django.db.models.signals import post_delete, post_save
+
+    from accounts.models import User
+    from orgs.models import ApiKey
+
+    for name, signal in (("save", post_save), ("delete", post_delete)):
+        signal.connect(_on_key_change, sender=ApiKey, dispatch_uid=f"auth-key-{name}")
+        signal.connect(_on_user_change, sender=User, dispatch_uid=f"auth-user-{name}")

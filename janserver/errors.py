@@ -216,9 +216,12 @@ def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, st
     """Walk a DRF ValidationError detail to its first message and that field's path."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            child = key if not path else f"{path}.{key}"
-            if key == api_settings.NON_FIELD_ERRORS_KEY:
+            if isinstance(key, int):  # a ListField's errors are keyed by index
+                child = f"{path}[{key}]"
+            elif key == api_settings.NON_FIELD_ERRORS_KEY:
                 child = path
+            else:
+                child = key if not path else f"{path}.{key}"
             return _first_validation_error(value, child)
     if isinstance(detail, list):
         for index, value in enumerate(detail):

@@ -1,50 +1,16 @@
 """Django settings for janserver; every environment variable is read here and only here."""
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
+
+from janserver.env import cors_origin_rules, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_LOADED_AT = datetime.now(tz=UTC)
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ImproperlyConfigured(
-        f"{name} must be a boolean (1/0, true/false), got {raw!r}."
-    )
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from None
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
-
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
@@ -52,17 +18,19 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 MIN_SECRET_LENGTH = 32
 
 
-def env_secret(name: str) -> str:
+def env_secret(name: str, min_length: int = MIN_SECRET_LENGTH) -> str:
     value = env_str(name)
     if value:
-        if not DEBUG and len(value) < MIN_SECRET_LENGTH:
+        if not DEBUG and len(value) < min_length:
             raise ImproperlyConfigured(
-                f"{name} is too short: use at least {MIN_SECRET_LENGTH} random characters "
+                f"{name} is too short: use at least {min_length} random characters "
                 "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
             )
         return value
     if DEBUG:
-        return f"insecure-dev-only-{name.lower()}-do-not-use-in-production"
+        return f"insecure-dev-only-{name.lower()}-do-not-use-in-production".ljust(
+            64, "!"
+        )
     raise ImproperlyConfigured(
         f"{name} is not set. Production (DJANGO_DEBUG unset or 0) refuses to start without it; "
         "set it to a long random value, or set DJANGO_DEBUG=1 for local development."
@@ -70,7 +38,8 @@ def env_secret(name: str) -> str:
 
 
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
-JWT_SECRET = env_secret("JWT_SECRET")
+# HS512 wants a key of at least 64 bytes (RFC 7518 §3.2).
+JWT_SECRET = env_secret("JWT_SECRET", min_length=64)
 APIKEY_SECRET = env_secret("APIKEY_SECRET")
 MODEL_PROVIDER_SECRET = env_str("MODEL_PROVIDER_SECRET")
 
@@ -88,10 +57,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
+    "janserver",
     "accounts",
     "orgs",
     "conversations",
@@ -101,15 +72,20 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "janserver.middleware.RequestContextMiddleware",
     "janserver.middleware.ErrorContractMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "janserver.fast_middleware.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "janserver.fast_middleware.SessionMiddleware",
+    "janserver.fast_middleware.CommonMiddleware",
+    "janserver.fast_middleware.CsrfViewMiddleware",
+    "janserver.fast_middleware.AuthenticationMiddleware",
+    "janserver.fast_middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "janserver.fast_middleware.XFrameOptionsMiddleware",
 ]
+
+# Django's checks look for its own middleware paths; janserver.checks verifies the
+# subclasses in janserver.fast_middleware instead.
+SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "janserver.urls"
 ASGI_APPLICATION = "janserver.asgi.application"
@@ -221,7 +197,25 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "janserver.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # REMOTE_ADDR is the client: the ASGI server resolves trusted proxies itself.
+    "NUM_PROXIES": 0,
 }
+# Guest login, Google callback, token refresh and invite verification, per client IP.
+AUTH_THROTTLE_RATE = env_str("AUTH_THROTTLE_RATE", "30/min")
+
+# CORS for browser clients such as Jan's web app.
+CORS_ALLOWED_ORIGINS, CORS_ALLOWED_ORIGIN_REGEXES = cors_origin_rules(
+    env_list("ALLOWED_CORS_HOSTS")
+)
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_HEADERS = (
+    *default_cors_headers,
+    "openai-organization",
+    "openai-project",
+    "x-provider-data",
+    "idempotency-key",
+)
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "janserver API",
@@ -302,6 +296,7 @@ AUTH_CACHE_MAX_ENTRIES = 50_000
 API_KEY_LAST_USED_FLUSH_SECONDS = 60
 
 # Tenancy.
+INVITE_REDIRECT_URL = env_str("INVITE_REDIRECT_URL", "http://localhost:3000/invite")
 ORGANIZATION_ADMIN_EMAILS = [e.lower() for e in env_list("ORGANIZATION_ADMIN_EMAILS")]
 DEFAULT_ORGANIZATION_NAME = "Default"
 DEFAULT_PROJECT_NAME = "Default Project"

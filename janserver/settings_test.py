@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("DJANGO_DEBUG", "0")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x" * 48)
-os.environ.setdefault("JWT_SECRET", "test-jwt-secret-" + "x" * 32)
+os.environ.setdefault("JWT_SECRET", "test-jwt-secret-" + "x" * 64)
 os.environ.setdefault("APIKEY_SECRET", "test-apikey-secret-" + "x" * 32)
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 
@@ -16,3 +16,4 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+AUTH_THROTTLE_RATE = "10000/min"  # throttle tests set their own rate

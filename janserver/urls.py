@@ -1,7 +1,7 @@
 """Root URLs: server routes, API schema, admin and each app's API."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from janserver import views
@@ -17,6 +17,9 @@ urlpatterns = [
         name="swagger-ui",
     ),
     path("admin/", admin.site.urls),
+    path("v1/organization/", include("orgs.api.urls")),
+    path("v1/auth/", include("accounts.api.urls")),
+    path("v1/", include("inference.api.urls")),
 ]
 
 handler400 = "janserver.handlers.bad_request"

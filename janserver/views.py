@@ -62,7 +62,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def version(request: HttpRequest) -> JsonResponse:
+async def version(request: HttpRequest) -> JsonResponse:
     """Server version and when its environment was loaded (Jan's shape)."""
     return JsonResponse(
         {

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             name='LoginSession',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('family', models.CharField(default=janserver.ids.new_session_id, max_length=40, unique=True)),
+                ('family', models.CharField(default=janserver.ids.new_session_id, max_length=64, unique=True)),
                 ('current_jti', models.CharField(max_length=64)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('rotated_at', models.DateTimeField(default=django.utils.timezone.now)),

@@ -86,7 +86,7 @@ def test_malformed_json_is_a_400_invalid_json(client):
         ),
         (
             {"name": "x", "count": 1, "tags": ["ok", "toolong"]},
-            "tags.1",
+            "tags[1]",
             "invalid_value",
             "Ensure this field has no more than 3 characters.",
         ),

@@ -10,7 +10,7 @@ from janserver.tests.live_server import ROOT
 
 STRONG = {
     "DJANGO_SECRET_KEY": "k" * 20 + "Zq8#pL2@vN5!xR7$wT1%yU4^" + "m" * 20,
-    "JWT_SECRET": "j" * 40,
+    "JWT_SECRET": "j" * 64,
     "APIKEY_SECRET": "a" * 40,
 }
 

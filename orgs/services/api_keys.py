@@ -6,9 +6,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from janserver import auth_cache
 from janserver.errors import Forbidden, InvalidRequest, Unauthenticated
 from janserver.ids import random_string
 from orgs.models import (
@@ -107,12 +109,47 @@ def api_key_create(
     return api_key, secret
 
 
+@transaction.atomic
+def admin_api_key_create(
+    *,
+    organization: Organization,
+    owner: User,
+    name: str,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create an admin key of `organization` for `owner` (an owner) and return its secret."""
+    return api_key_create(
+        kind=ApiKeyKind.ADMIN,
+        organization=organization,
+        owner=owner,
+        name=name,
+        expires_at=expires_at,
+    )
+
+
+@transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke a key (a soft delete; idempotent, the first revocation time is kept)."""
+    """Revoke a key (a soft delete; idempotent, the first revocation time is kept).
+
+    The key stops authenticating at once: its cached principal is dropped everywhere.
+    """
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+    auth_cache.invalidate("key", api_key.key_hash)
     return api_key
+
+
+@transaction.atomic
+def api_keys_revoke(*, keys: QuerySet[ApiKey]) -> int:
+    """Revoke every unrevoked key of `keys` in one update; return how many."""
+    doomed = list(keys.filter(revoked_at__isnull=True).values_list("pk", "key_hash"))
+    ApiKey.objects.filter(pk__in=[pk for pk, _ in doomed]).update(
+        revoked_at=timezone.now()
+    )
+    for _, key_hash in doomed:
+        auth_cache.invalidate("key", key_hash)
+    return len(doomed)
 
 
 def api_key_verify(*, secret: str) -> ApiKey:

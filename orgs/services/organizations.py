@@ -4,12 +4,16 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
-from janserver.errors import InvalidRequest
+from janserver.errors import Conflict, InvalidRequest
 from orgs.models import (
+    ApiKey,
+    ApiKeyKind,
     Organization,
     OrganizationMember,
     OrganizationRole,
+    ProjectMember,
 )
+from orgs.services.api_keys import api_keys_revoke
 
 
 def organization_default_ensure() -> Organization:
@@ -59,3 +63,71 @@ def organization_owners_ensure(
         )
         for user in users
     ]
+
+
+def _organization_role_check(role: str) -> None:
+    if role not in OrganizationRole.values:
+        raise InvalidRequest(
+            f"Unknown organization role {role!r}; use owner or reader.", param="role"
+        )
+
+
+def _last_owner_guard(member: OrganizationMember, action: str) -> None:
+    """Refuse to leave an organization without an owner (owners are locked meanwhile)."""
+    if member.role != OrganizationRole.OWNER:
+        return
+    # FOR UPDATE cannot be combined with COUNT in PostgreSQL: lock and count the rows.
+    owners = list(
+        OrganizationMember.objects.select_for_update()
+        .filter(organization_id=member.organization_id, role=OrganizationRole.OWNER)
+        .values_list("pk", flat=True)
+    )
+    if not set(owners) - {member.pk}:
+        raise Conflict(
+            f"Cannot {action} the last owner of the organization; "
+            "make another member an owner first."
+        )
+
+
+@transaction.atomic
+def organization_member_role_change(
+    *, member: OrganizationMember, role: str
+) -> OrganizationMember:
+    """Change a member's role; the last owner cannot be demoted (Conflict).
+
+    A demoted owner's admin keys of the organization are revoked, since admin keys act
+    with owner rights.
+    """
+    _organization_role_check(role)
+    if member.role == role:
+        return member
+    _last_owner_guard(member, "demote")
+    member.role = role
+    member.save(update_fields=["role"])
+    if role != OrganizationRole.OWNER:
+        api_keys_revoke(
+            keys=ApiKey.objects.filter(
+                organization_id=member.organization_id,
+                owner_id=member.user_id,
+                kind=ApiKeyKind.ADMIN,
+            )
+        )
+    return member
+
+
+@transaction.atomic
+def organization_member_remove(*, member: OrganizationMember) -> None:
+    """Remove a member, their project memberships and API keys in the organization.
+
+    The last owner cannot be removed (Conflict).
+    """
+    _last_owner_guard(member, "remove")
+    api_keys_revoke(
+        keys=ApiKey.objects.filter(
+            organization_id=member.organization_id, owner_id=member.user_id
+        )
+    )
+    ProjectMember.objects.filter(
+        project__organization_id=member.organization_id, user_id=member.user_id
+    ).delete()
+    member.delete()

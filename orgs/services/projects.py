@@ -5,8 +5,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from janserver.errors import Forbidden, InvalidRequest
+from janserver import auth_cache
+from janserver.errors import Conflict, Forbidden, InvalidRequest
 from orgs.models import (
+    ApiKey,
     Organization,
     OrganizationMember,
     Project,
@@ -14,6 +16,7 @@ from orgs.models import (
     ProjectRole,
     ProjectStatus,
 )
+from orgs.services.api_keys import api_keys_revoke
 from orgs.services.organizations import organization_default_ensure
 
 
@@ -68,12 +71,30 @@ def project_personal_ensure(
     )
 
 
+@transaction.atomic
+def project_update(*, project: Project, name: str) -> Project:
+    """Rename a project."""
+    name = name.strip()
+    if not name:
+        raise InvalidRequest("The project name must not be empty.", param="name")
+    project.name = name
+    project.full_clean(validate_unique=False, validate_constraints=False)
+    project.save(update_fields=["name", "updated_at"])
+    return project
+
+
+@transaction.atomic
 def project_archive(*, project: Project) -> Project:
-    """Archive a project (idempotent); its keys stop working."""
+    """Archive a project (idempotent); its keys stop working at once."""
     if project.status != ProjectStatus.ARCHIVED:
         project.status = ProjectStatus.ARCHIVED
         project.archived_at = timezone.now()
         project.save(update_fields=["status", "archived_at", "updated_at"])
+    # Authentication refuses keys of archived projects, but may hold them in its cache.
+    for key_hash in ApiKey.objects.filter(project=project).values_list(
+        "key_hash", flat=True
+    ):
+        auth_cache.invalidate("key", key_hash)
     return project
 
 
@@ -88,3 +109,51 @@ def project_member_set(*, project: Project, user: User, role: str) -> ProjectMem
         member.role = role
         member.save(update_fields=["role"])
     return member
+
+
+def _project_role_check(role: str) -> None:
+    if role not in ProjectRole.values:
+        raise InvalidRequest(
+            f"Unknown project role {role!r}; use owner or member.", param="role"
+        )
+
+
+@transaction.atomic
+def project_member_add(*, project: Project, user: User, role: str) -> ProjectMember:
+    """Add an organization member to an active project; Conflict if already in it."""
+    _project_role_check(role)
+    if project.is_archived:
+        raise InvalidRequest(f"Project {project.public_id} is archived.")
+    if not OrganizationMember.objects.filter(
+        organization_id=project.organization_id, user=user
+    ).exists():
+        raise InvalidRequest(
+            "Only members of the project's organization can join it.", param="user_id"
+        )
+    if ProjectMember.objects.filter(project=project, user=user).exists():
+        raise Conflict(
+            f"{user.public_id} is already a member of project {project.public_id}.",
+            param="user_id",
+        )
+    return ProjectMember.objects.create(project=project, user=user, role=role)
+
+
+@transaction.atomic
+def project_member_role_change(*, member: ProjectMember, role: str) -> ProjectMember:
+    """Change the role of a project member."""
+    _project_role_check(role)
+    if member.role != role:
+        member.role = role
+        member.save(update_fields=["role"])
+    return member
+
+
+@transaction.atomic
+def project_member_remove(*, member: ProjectMember) -> None:
+    """Remove a user from a project and revoke their API keys of that project."""
+    api_keys_revoke(
+        keys=ApiKey.objects.filter(
+            project_id=member.project_id, owner_id=member.user_id
+        )
+    )
+    member.delete()

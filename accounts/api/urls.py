@@ -1,0 +1,16 @@
+"""Login routes under /v1/auth/ (Jan's paths)."""
+
+from django.urls import path
+
+from accounts.api import views
+
+app_name = "auth"
+
+urlpatterns = [
+    path("guest-login", views.GuestLoginView.as_view(), name="guest-login"),
+    path("refresh-token", views.RefreshTokenView.as_view(), name="refresh-token"),
+    path("logout", views.LogoutView.as_view(), name="logout"),
+    path("me", views.MeView.as_view(), name="me"),
+    path("google/login", views.GoogleLoginView.as_view(), name="google-login"),
+    path("google/callback", views.GoogleCallbackView.as_view(), name="google-callback"),
+]

@@ -1,0 +1,1 @@
+"""Test and benchmark helpers for the inference app (a fake vLLM upstream)."""

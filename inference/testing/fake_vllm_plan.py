@@ -1,0 +1,214 @@
+"""Per-request plan of the fake vLLM server: server defaults plus request overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Kind = Literal["chat", "completion"]
+
+CHAT_ONLY_MODES = frozenset({"reasoning", "tool_calls"})
+CONTENT_MODES = CHAT_ONLY_MODES | {"extra"}
+PRE_HEADER_FAULTS = frozenset({"error_500", "hang_before_headers", "garbage", "html"})
+MID_STREAM_FAULTS = frozenset(
+    {"drop_mid_stream", "stall_mid_stream", "error_mid_stream"}
+)
+FAULT_MODES = PRE_HEADER_FAULTS | MID_STREAM_FAULTS
+MODES = CONTENT_MODES | FAULT_MODES | {"slow_first_token"}
+MODE_HEADER = "X-Fake-Mode"
+DEFAULT_TOOL = "get_weather"
+UNLIMITED = 1 << 30
+
+
+class PlanError(ValueError):
+    """The request cannot be served; answered with a 400 like vLLM's."""
+
+
+class UnknownModel(LookupError):
+    """The request names a model this server does not serve (a 404)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FakeSettings:
+    """Server-wide defaults; a request overrides any of them under `fake`."""
+
+    tokens: int = 16
+    delay_ms: float = 0.0
+    mode: frozenset[str] = frozenset()
+    first_token_delay_ms: float = 1000.0
+    drop_after: int = 2
+    reasoning_tokens: int = 8
+    tool_calls: int = 1
+    error_status: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one response needs, resolved before the first byte."""
+
+    kind: Kind
+    model: str
+    stream: bool
+    modes: frozenset[str]
+    settings: FakeSettings
+    include_usage: bool
+    logprobs: int | None
+    prompt_tokens: int
+    reasoning_count: int
+    content_count: int
+    finish_reason: str
+    tool_name: str
+
+    @property
+    def fault(self) -> str | None:
+        """Return this request's fault mode (the first by name if several)."""
+        faults = self.modes & FAULT_MODES
+        return min(faults) if faults else None
+
+    @property
+    def slow_first_token(self) -> bool:
+        return "slow_first_token" in self.modes
+
+    @property
+    def extra(self) -> bool:
+        return "extra" in self.modes
+
+    @property
+    def tool_calls(self) -> int:
+        return self.settings.tool_calls if "tool_calls" in self.modes else 0
+
+
+def parse_modes(value: object) -> frozenset[str]:
+    """Parse modes from a comma-separated string or a list of strings."""
+    if value is None:
+        return frozenset()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple | set | frozenset):
+        raise PlanError("fake.mode must be a string or a list of strings")
+    modes = frozenset(str(item).strip() for item in items) - {"", "normal"}
+    if unknown := modes - MODES:
+        raise PlanError(f"Unknown fake mode(s): {', '.join(sorted(unknown))}.")
+    return modes
+
+
+def settings_override(
+    settings: FakeSettings, fake: object, header_mode: str | None
+) -> FakeSettings:
+    """Apply the `X-Fake-Mode` header, then the body's `fake` object."""
+    changes: dict[str, Any] = {}
+    if header_mode is not None:
+        changes["mode"] = parse_modes(header_mode)
+    if fake is not None and not isinstance(fake, dict):
+        raise PlanError("fake must be an object.")
+    for key, value in (fake or {}).items():
+        changes[key] = _override_value(settings, key, value)
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def _override_value(settings: FakeSettings, key: str, value: object) -> object:
+    if key == "mode":
+        return parse_modes(value)
+    if key not in _NUMERIC_FIELDS:
+        raise PlanError(f"Unknown fake option: {key}.")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise PlanError(f"fake.{key} must be a non-negative number.")
+    return type(getattr(settings, key))(value)
+
+
+_NUMERIC_FIELDS = frozenset(
+    field.name for field in dataclasses.fields(FakeSettings) if field.name != "mode"
+)
+
+
+def make_plan(
+    kind: Kind, body: Mapping[str, Any], settings: FakeSettings, models: tuple[str, ...]
+) -> Plan:
+    """Resolve one request's plan; raise PlanError or UnknownModel."""
+    model = body.get("model") or models[0]
+    if model not in models:
+        raise UnknownModel(model)
+    modes = settings.mode if kind == "chat" else settings.mode - CHAT_ONLY_MODES
+    budget = _max_tokens(body)
+    wanted_reasoning = settings.reasoning_tokens if "reasoning" in modes else 0
+    wanted_content = 0 if "tool_calls" in modes else settings.tokens
+    reasoning = min(wanted_reasoning, budget)
+    return Plan(
+        kind=kind,
+        model=model,
+        stream=body.get("stream") is True,
+        modes=modes,
+        settings=settings,
+        include_usage=_include_usage(body),
+        logprobs=_logprobs(kind, body),
+        prompt_tokens=_prompt_tokens(kind, body),
+        reasoning_count=reasoning,
+        content_count=min(wanted_content, budget - reasoning),
+        finish_reason=_finish_reason(modes, wanted_reasoning + wanted_content > budget),
+        tool_name=_tool_name(body),
+    )
+
+
+def _max_tokens(body: Mapping[str, Any]) -> int:
+    value: object = body.get("max_completion_tokens")
+    if value is None:
+        value = body.get("max_tokens")
+    if value is None:
+        return UNLIMITED
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PlanError("max_tokens must be at least 1.")
+    return value
+
+
+def _finish_reason(modes: frozenset[str], truncated: bool) -> str:
+    if "tool_calls" in modes:
+        return "tool_calls"
+    return "length" if truncated else "stop"
+
+
+def _include_usage(body: Mapping[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def _logprobs(kind: Kind, body: Mapping[str, Any]) -> int | None:
+    """Return the number of top logprobs wanted, or None for no logprobs."""
+    value = body.get("logprobs")
+    if kind == "chat":
+        top = body.get("top_logprobs")
+        return (top if isinstance(top, int) else 0) if value is True else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _prompt_tokens(kind: Kind, body: Mapping[str, Any]) -> int:
+    """Estimate prompt tokens as the number of words (vLLM would tokenize)."""
+    if kind == "chat":
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise PlanError("messages must be a non-empty list.")
+        return max(1, sum(_words(message) for message in messages))
+    prompt = body.get("prompt")
+    if prompt is None:
+        raise PlanError("prompt is required.")
+    return max(1, _words(prompt))
+
+
+def _words(value: object) -> int:
+    if isinstance(value, str):
+        return len(value.split())
+    if isinstance(value, dict):
+        return _words(value.get("content")) + _words(value.get("text"))
+    if isinstance(value, list):
+        return sum(1 if isinstance(item, int) else _words(item) for item in value)
+    return 0
+
+
+def _tool_name(body: Mapping[str, Any]) -> str:
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools and isinstance(tools[0], dict):
+        function = tools[0].get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if isinstance(name, str):
+            return name
+    return DEFAULT_TOOL

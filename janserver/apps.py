@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class JanserverConfig(AppConfig):
+    """The project package as an app: cache invalidation signals, checks, schema hooks."""
+
+    name = "janserver"
+    verbose_name = "janserver"
+
+    def ready(self) -> None:
+        from janserver import auth_cache, checks, schema  # noqa: F401 - they register themselves
+
+        auth_cache.connect_model_signals()

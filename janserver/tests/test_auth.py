@@ -1,0 +1,276 @@
+"""API-key and JWT authentication: one 401 for every bad credential, zero queries warm."""
+
+from datetime import timedelta
+from unittest import mock
+
+import jwt
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.tokens import tokens_issue
+from janserver import auth, auth_cache
+from orgs.models import ApiKey
+from orgs.services import api_key_revoke, project_archive
+
+pytestmark = pytest.mark.django_db
+
+UNAUTHENTICATED = {
+    "error": {
+        "message": "Incorrect or missing API key or access token.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_api_key",
+    }
+}
+MODELS = "/v1/models"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    auth_cache.cache().clear()
+    yield
+    auth_cache.cache().clear()
+
+
+def get(client, path, credential=None, **headers):
+    if credential is not None:
+        headers["Authorization"] = f"Bearer {credential}"
+    return client.get(path, headers=headers)
+
+
+def assert_unauthenticated(response):
+    assert response.status_code == 401
+    assert response.json() == UNAUTHENTICATED
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_project_key_lists_models(client, project_key):
+    response = get(client, MODELS, project_key[1])
+    assert response.status_code == 200
+    assert response.json() == {"object": "list", "data": []}
+
+
+def test_a_warm_key_authenticates_with_zero_queries(
+    client, project_key, django_assert_num_queries
+):
+    """The first request loads the principal; the next ones never reach the database."""
+    secret = project_key[1]
+    assert get(client, MODELS, secret).status_code == 200
+    with django_assert_num_queries(0):
+        for _ in range(3):
+            assert get(client, MODELS, secret).status_code == 200
+
+
+def test_unknown_keys_are_negatively_cached(client, db, django_assert_num_queries):
+    secret = "sk-project_" + "z" * 48
+    assert_unauthenticated(get(client, MODELS, secret))
+    with django_assert_num_queries(0):
+        assert_unauthenticated(get(client, MODELS, secret))
+
+
+def test_a_warm_jwt_authenticates_with_zero_queries(
+    client, user, django_assert_num_queries
+):
+    access = tokens_issue(user=user).access
+    assert get(client, MODELS, access).status_code == 200
+    with django_assert_num_queries(0):
+        assert get(client, MODELS, access).status_code == 200
+
+
+def _too_long():
+    return "sk-project_" + "a" * 10_000
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Token sk-project_abc",
+        "Bearer sk-project_" + "0" * 48,
+        "Bearer sk-admin_' OR '1'='1' --",
+        "Bearer sk-project_%00",
+        "Bearer " + "sk-project_" + "a" * 10_000,
+        "Bearer not-a-jwt",
+        "Bearer a.b.c",
+    ],
+    ids=[
+        "missing",
+        "empty",
+        "bare-bearer",
+        "bearer-space",
+        "basic",
+        "token-scheme",
+        "unknown-key",
+        "sql-ish",
+        "nul",
+        "10kB",
+        "garbage",
+        "fake-jwt",
+    ],
+)
+def test_every_bad_credential_gets_the_same_401(client, db, authorization):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = client.get(MODELS, headers=headers)
+    assert_unauthenticated(response)
+    assert "sk-" not in response.content.decode()
+
+
+def test_revoked_key_stops_working_at_once_in_this_process(client, project_key):
+    api_key, secret = project_key
+    assert get(client, MODELS, secret).status_code == 200
+    api_key_revoke(api_key=api_key)
+    assert_unauthenticated(get(client, MODELS, secret))
+
+
+def test_archiving_the_project_stops_its_keys(client, project_key, project):
+    _, secret = project_key
+    assert get(client, MODELS, secret).status_code == 200
+    project_archive(project=project)
+    assert_unauthenticated(get(client, MODELS, secret))
+
+
+def test_a_cached_key_still_expires_on_time(client, project_key):
+    api_key, secret = project_key
+    expires = timezone.now() + timedelta(minutes=5)
+    ApiKey.objects.filter(pk=api_key.pk).update(expires_at=expires)
+    assert get(client, MODELS, secret).status_code == 200
+    later = expires + timedelta(seconds=1)
+    with mock.patch("janserver.auth.timezone.now", return_value=later):
+        assert_unauthenticated(get(client, MODELS, secret))
+
+
+@pytest.mark.parametrize(
+    ("change", "value"),
+    [("enabled", False), ("expires_at", timezone.now() - timedelta(days=1))],
+)
+def test_disabled_and_expired_keys_are_refused(client, project_key, change, value):
+    api_key, secret = project_key
+    ApiKey.objects.filter(pk=api_key.pk).update(**{change: value})
+    assert_unauthenticated(get(client, MODELS, secret))
+
+
+def test_inactive_owner_keys_are_refused(client, project_key, user):
+    user.is_active = False
+    user.save()
+    assert_unauthenticated(get(client, MODELS, project_key[1]))
+
+
+def test_admin_key_is_refused_on_inference_routes(client, admin_key):
+    response = get(client, MODELS, admin_key[1])
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": {
+            "message": "Admin API keys can only use organization admin routes.",
+            "type": "permission_error",
+            "param": None,
+            "code": "insufficient_permissions",
+        }
+    }
+
+
+def test_refresh_token_is_not_a_bearer_token(client, user):
+    refresh = tokens_issue(user=user).refresh
+    assert_unauthenticated(get(client, MODELS, refresh))
+
+
+def _signed(payload, key, algorithm):
+    return jwt.encode(payload, key, algorithm=algorithm)
+
+
+def _claims(user, **overrides):
+    now = int(timezone.now().timestamp())
+    claims = {
+        "token_type": "access",
+        "sub": user.public_id,
+        "ID": user.public_id,
+        "jti": "x" * 32,
+        "sid": "none",
+        "iat": now,
+        "exp": now + 600,
+        "iss": "janserver",
+        "aud": "janserver-api",
+    }
+    return claims | overrides
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda user: _signed(_claims(user), None, "none"),
+        lambda user: _signed(_claims(user), settings.JWT_SECRET, "HS256"),
+        lambda user: _signed(_claims(user), "another-secret" * 5, "HS512"),
+        lambda user: _signed(
+            _claims(user, iss="someone-else"), settings.JWT_SECRET, "HS512"
+        ),
+        lambda user: _signed(
+            _claims(user, aud="other-api"), settings.JWT_SECRET, "HS512"
+        ),
+        lambda user: _signed(_claims(user, exp=1), settings.JWT_SECRET, "HS512"),
+        lambda user: _signed(
+            _claims(user, token_type="refresh"), settings.JWT_SECRET, "HS512"
+        ),
+    ],
+    ids=[
+        "alg-none",
+        "hs256",
+        "wrong-secret",
+        "wrong-iss",
+        "wrong-aud",
+        "expired",
+        "refresh",
+    ],
+)
+def test_forged_or_foreign_jwts_are_refused(client, user, forge):
+    assert_unauthenticated(get(client, MODELS, forge(user)))
+
+
+def test_tampered_jwt_claims_are_refused(client, user, superuser):
+    """Swapping `sub` in the payload, keeping the signature, breaks the signature."""
+    header, payload, signature = tokens_issue(user=user).access.split(".")
+    forged_payload = jwt.utils.base64url_encode(
+        jwt.utils.base64url_decode(payload).replace(
+            user.public_id.encode(), superuser.public_id.encode()
+        )
+    ).decode()
+    assert_unauthenticated(
+        get(client, MODELS, f"{header}.{forged_payload}.{signature}")
+    )
+
+
+def test_last_used_at_is_written_in_batches(client, project_key):
+    """A request only marks the key in memory; the flush writes it once."""
+    api_key, secret = project_key
+    get(client, MODELS, secret)
+    api_key.refresh_from_db()
+    assert api_key.last_used_at is None
+    auth.flush_key_usage()
+    api_key.refresh_from_db()
+    assert api_key.last_used_at is not None
+
+
+def test_json_error_for_wrong_method_on_an_async_view(client, project_key):
+    response = client.post(
+        MODELS, headers={"Authorization": f"Bearer {project_key[1]}"}
+    )
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_unknown_model_is_model_not_found(client, project_key):
+    response = get(client, f"{MODELS}/nope", project_key[1])
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+
+
+def test_principal_user_matches_the_database_row(project_key, user):
+    """The per-request User built from the cache has every field where it belongs."""
+    principal = auth._load_key_principal(project_key[0].key_hash)
+    rebuilt = principal.user()
+    for field in auth.USER_FIELDS:
+        assert getattr(rebuilt, field) == getattr(user, field), field
+    assert not rebuilt._state.adding

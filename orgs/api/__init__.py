@@ -1,0 +1,1 @@
+"""The organization admin API: /v1/organization/*."""

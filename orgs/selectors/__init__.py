@@ -1,0 +1,61 @@
+"""Tenancy reads: lookups by public id, and the organization admin API's checked lookups."""
+
+from orgs.selectors.admin import (
+    ORGANIZATION_HEADER,
+    OrganizationAccess,
+    admin_api_key_get,
+    admin_api_key_list,
+    organization_access_get,
+    organization_member_get,
+    organization_member_list,
+    project_api_key_get,
+    project_api_key_list,
+    project_get_for_admin,
+    project_get_for_keys,
+    project_list,
+    project_member_get,
+    project_member_list,
+)
+from orgs.selectors.invites import (
+    invite_get,
+    invite_list,
+    invite_projects_get,
+    invitee_get,
+)
+from orgs.selectors.tenancy import (
+    DEFAULT_ORGANIZATION_ALIAS,
+    api_key_get,
+    api_key_list,
+    organization_get,
+    organization_role_get,
+    project_get,
+    project_role_get,
+)
+
+__all__ = [
+    "DEFAULT_ORGANIZATION_ALIAS",
+    "ORGANIZATION_HEADER",
+    "OrganizationAccess",
+    "admin_api_key_get",
+    "admin_api_key_list",
+    "api_key_get",
+    "api_key_list",
+    "invite_get",
+    "invite_list",
+    "invite_projects_get",
+    "invitee_get",
+    "organization_access_get",
+    "organization_get",
+    "organization_member_get",
+    "organization_member_list",
+    "organization_role_get",
+    "project_api_key_get",
+    "project_api_key_list",
+    "project_get",
+    "project_get_for_admin",
+    "project_get_for_keys",
+    "project_list",
+    "project_member_get",
+    "project_member_list",
+    "project_role_get",
+]
