@@ -7,8 +7,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
+# The local model of `make run` (llama.cpp serving SmolLM2 as jan-v1-4b): LOCAL_MODEL=0
+# skips it; LOCAL_MODEL_REBUILD=1 makes `make local-model` rebuild llama.cpp.
+LOCAL_MODEL ?= 1
+LOCAL_MODEL_PORT ?= 8101
+LOCAL_MODEL_REBUILD ?= 0
 
-.PHONY: run test venv lint format migrate bootstrap superuser check-deploy clean
+.PHONY: run test venv local-model lint format migrate bootstrap superuser check-deploy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo 'janserver needs Python 3.11+ (python3.12 preferred)'; exit 1; }
@@ -19,12 +24,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-## run: set up, migrate, bootstrap and serve on http://127.0.0.1:8080 (SQLite, DEBUG on)
+## run: set up, migrate, bootstrap and serve on http://127.0.0.1:8080 (SQLite, DEBUG on),
+## with a local model on 127.0.0.1:8101 (installed the first time; never fatal)
 run: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
 run: venv
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py bootstrap
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py localmodel serve --host $(HOST) --port $(PORT) \
+		--model-port $(LOCAL_MODEL_PORT) $(if $(filter 0,$(LOCAL_MODEL)),--no-model,--install-once)
+
+## local-model: build llama-cpp-python (about 6 minutes) and install the SmolLM2 model
+local-model: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
+local-model: venv
+	$(BIN)/python manage.py localmodel install $(if $(filter 1,$(LOCAL_MODEL_REBUILD)),--rebuild)
 
 ## test: set up and run the whole test suite
 test: venv

@@ -6,8 +6,10 @@ environment here rather than in janserver/settings.py.
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 wsgi_app = "janserver.asgi:application"
@@ -23,17 +25,59 @@ accesslog = None  # janserver logs one JSON line per request itself
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+# Set by on_starting when it had to create the Prometheus directory itself.
+_created_metrics_dir: str | None = None
+
 
 def on_starting(server: object) -> None:
+    """Bootstrap the database, then prepare the Prometheus multiprocess directory."""
+    _bootstrap()
+    _prepare_metrics_dir()
+
+
+def _bootstrap() -> None:
     """Run `manage.py bootstrap` once per server start, in a child process.
 
     A child keeps database connections (and the psycopg pool) out of the master, whose
     memory every worker inherits. A failure is logged, not fatal: /readyz reports the
-    database state, and the next start tries again.
+    database state, and the next start tries again. The child gets no Prometheus
+    directory: its metrics would outlive it there.
     """
     manage = Path(__file__).resolve().parent / "manage.py"
-    result = subprocess.run([sys.executable, str(manage), "bootstrap"], check=False)  # noqa: S603
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, str(manage), "bootstrap"], env=env, check=False
+    )
     if result.returncode != 0:
         logging.getLogger("gunicorn.error").error(
             "manage.py bootstrap failed (exit %s)", result.returncode
         )
+
+
+def _prepare_metrics_dir() -> None:
+    """Give the workers a PROMETHEUS_MULTIPROC_DIR, empty, before they fork.
+
+    prometheus-client chooses multiprocess mode when it is first imported, from this
+    variable: the workers inherit it from the master. Files of an earlier run would add
+    stale values, so an existing directory is emptied of them.
+    """
+    global _created_metrics_dir
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = _created_metrics_dir = tempfile.mkdtemp(prefix="janserver-prometheus-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    Path(path).mkdir(parents=True, exist_ok=True)
+    for stale in Path(path).glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Drop the live gauges (in-flight streams, usage queue) of a worker that exited."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    if _created_metrics_dir:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)

@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
-    with gateway(core=1) as (base_url, env):
+    with gateway(core=1) as (base_url, env, _pid):
         ratios = asyncio.run(measure(base_url, project_key(env), args))
     print(
         f"authenticated / unauthenticated: median {statistics.median(ratios):.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)})"

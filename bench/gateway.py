@@ -57,8 +57,8 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def gateway(core: int, **extra: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """Yield (base_url, env) of a migrated gateway: one uvicorn worker pinned to `core`."""
+def gateway(core: int, **extra: str) -> Iterator[tuple[str, dict[str, str], int]]:
+    """Yield (base_url, env, pid) of a migrated gateway: one uvicorn worker on `core`."""
     with tempfile.TemporaryDirectory() as tmp:
         env = gateway_env(Path(tmp) / "bench.sqlite3", **extra)
         manage(env, "migrate", "--no-input")
@@ -77,7 +77,7 @@ def gateway(core: int, **extra: str) -> Iterator[tuple[str, dict[str, str]]]:
         base_url = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base_url)
-            yield base_url, env
+            yield base_url, env, process.pid
         finally:
             process.terminate()
             process.wait(timeout=10)

@@ -2,14 +2,21 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "janserver.settings")
 # Django must be set up before anything imports models.
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from janserver.handler import JanserverASGIHandler  # noqa: E402
+
+django_asgi_app = JanserverASGIHandler()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from janserver.boundary import RequestBoundary  # noqa: E402
+from janserver.lifespan import LifespanApp  # noqa: E402
 
-application = ProtocolTypeRouter({"http": RequestBoundary(django_asgi_app)})
+application = ProtocolTypeRouter(
+    {"http": RequestBoundary(django_asgi_app), "lifespan": LifespanApp()}
+)

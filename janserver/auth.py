@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
@@ -19,7 +18,7 @@ from rest_framework import authentication, permissions
 from rest_framework.request import Request
 
 from accounts.models import LoginSession, User
-from janserver import auth_cache
+from janserver import auth_cache, db
 from janserver.errors import Forbidden, Unauthenticated
 
 USER_FIELDS = (
@@ -49,6 +48,9 @@ class Principal:
     api_key_id: int | None = None
     api_key_public_id: str | None = None
     expires_at: datetime | None = None
+    # For login users: the organizations and projects they belong to.
+    member_organization_ids: tuple[int, ...] = ()
+    member_project_ids: tuple[int, ...] = ()
 
     @property
     def user_public_id(self) -> str:
@@ -96,9 +98,22 @@ def _load_key_principal(key_hash: str) -> Principal | None:
 
 
 def _load_user_principal(public_id: str) -> Principal | None:
+    from orgs.models import OrganizationMember, ProjectMember, ProjectStatus
+
     user = User.objects.filter(public_id=public_id, is_active=True).first()
-    return (
-        None if user is None else Principal(kind="user", user_values=_user_values(user))
+    if user is None:
+        return None
+    organizations = OrganizationMember.objects.filter(user=user)
+    projects = ProjectMember.objects.filter(
+        user=user, project__status=ProjectStatus.ACTIVE
+    )
+    return Principal(
+        kind="user",
+        user_values=_user_values(user),
+        member_organization_ids=tuple(
+            organizations.values_list("organization_id", flat=True)
+        ),
+        member_project_ids=tuple(projects.values_list("project_id", flat=True)),
     )
 
 
@@ -195,7 +210,7 @@ async def aauthenticate(request: HttpRequest) -> Principal | None:
         return None
     step = _resolve(credential)
     if isinstance(step, tuple | _Pending):
-        step = await sync_to_async(_finish)(step)
+        step = await db.run(_finish, step)
     return _check(step)
 
 
@@ -218,7 +233,7 @@ def _record_use(api_key_id: int) -> None:
     except RuntimeError:
         flush_key_usage()
         return
-    task = loop.create_task(sync_to_async(flush_key_usage)())
+    task = loop.create_task(db.run(flush_key_usage))
     _background.add(task)
     task.add_done_callback(_background.discard)
 

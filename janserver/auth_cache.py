@@ -86,7 +86,20 @@ def get_or_load(key: tuple[str, str], load: Callable[[], Any]) -> Any:
 
 # An invalidation is (kind, value): ("key", key_hash), ("user", user_public_id),
 # ("session", family) or ("all", "").
+_hooks: dict[str, list[Callable[[str], None]]] = {}
+
+
+def on_invalidate(kind: str, hook: Callable[..., None]) -> None:
+    """Call `hook(value)` whenever an invalidation of `kind` arrives (here or broadcast).
+
+    Other per-process caches (the model catalog) ride on the same broadcast.
+    """
+    _hooks.setdefault(kind, []).append(lambda value: hook())
+
+
 def _apply(kind: str, value: str) -> None:
+    for hook in _hooks.get(kind, ()):
+        hook(value)
     if kind == "all":
         cache().clear()
         return
@@ -168,6 +181,19 @@ def _on_user_change(sender: Any, instance: Any, **kwargs: Any) -> None:
     invalidate("user", instance.public_id)
 
 
+def _on_membership_change(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # A user principal carries its memberships (which models it may use).
+    from accounts.models import User
+
+    public_id = (
+        User.objects.filter(pk=instance.user_id)
+        .values_list("public_id", flat=True)
+        .first()
+    )
+    if public_id:
+        invalidate("user", public_id)
+
+
 def connect_model_signals() -> None:
     """Invalidate on every save or delete of an API key or user.
 
@@ -177,8 +203,14 @@ def connect_model_signals() -> None:
     from django.db.models.signals import post_delete, post_save
 
     from accounts.models import User
-    from orgs.models import ApiKey
+    from orgs.models import ApiKey, OrganizationMember, ProjectMember
 
     for name, signal in (("save", post_save), ("delete", post_delete)):
         signal.connect(_on_key_change, sender=ApiKey, dispatch_uid=f"auth-key-{name}")
         signal.connect(_on_user_change, sender=User, dispatch_uid=f"auth-user-{name}")
+        for model in (OrganizationMember, ProjectMember):
+            signal.connect(
+                _on_membership_change,
+                sender=model,
+                dispatch_uid=f"auth-member-{model.__name__}-{name}",
+            )

@@ -7,7 +7,14 @@ import dj_database_url
 from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 
-from janserver.env import cors_origin_rules, env_bool, env_int, env_list, env_str
+from janserver.env import (
+    cors_origin_rules,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_LOADED_AT = datetime.now(tz=UTC)
@@ -73,7 +80,7 @@ MIDDLEWARE = [
     "janserver.middleware.RequestContextMiddleware",
     "janserver.middleware.ErrorContractMiddleware",
     "janserver.fast_middleware.SecurityMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "janserver.fast_middleware.CorsMiddleware",
     "janserver.fast_middleware.SessionMiddleware",
     "janserver.fast_middleware.CommonMiddleware",
     "janserver.fast_middleware.CsrfViewMiddleware",
@@ -294,6 +301,30 @@ SOCIALACCOUNT_PROVIDERS = {
 AUTH_CACHE_TTL_SECONDS = env_int("AUTH_CACHE_TTL_SECONDS", 60 if REDIS_URL else 2)
 AUTH_CACHE_MAX_ENTRIES = 50_000
 API_KEY_LAST_USED_FLUSH_SECONDS = 60
+
+# Inference: the upstream (vLLM) client. Timeouts in seconds.
+JAN_INFERENCE_SETUP = env_bool("JAN_INFERENCE_SETUP", False)
+JAN_INFERENCE_MODEL_URL = env_str("JAN_INFERENCE_MODEL_URL")
+UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
+UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS = env_float("UPSTREAM_FIRST_BYTE_TIMEOUT", 120.0)
+UPSTREAM_IDLE_TIMEOUT_SECONDS = env_float("UPSTREAM_IDLE_TIMEOUT", 120.0)
+UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 10_000)
+UPSTREAM_KEEPALIVE_SECONDS = 30.0
+# A comment line on a stream that has been silent this long keeps proxies from closing it.
+SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0)
+# Request limits checked before anything reaches the upstream.
+INFERENCE_MAX_N = env_int("INFERENCE_MAX_N", 8)
+# How often each process reloads the provider/model catalog (changes also broadcast).
+CATALOG_REFRESH_SECONDS = env_float("CATALOG_REFRESH_SECONDS", 30.0)
+
+# Usage ledger: rows queued in memory, written in batches off the request path.
+USAGE_FLUSH_SECONDS = env_float("USAGE_FLUSH_SECONDS", 1.0)
+USAGE_FLUSH_BATCH = env_int("USAGE_FLUSH_BATCH", 500)
+USAGE_MAX_PENDING = env_int("USAGE_MAX_PENDING", 100_000)
+# Prometheus /metrics: with METRICS_TOKEN, scrapers send "Authorization: Bearer <token>";
+# without it only loopback clients may scrape (everyone else gets 404).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # Tenancy.
 INVITE_REDIRECT_URL = env_str("INVITE_REDIRECT_URL", "http://localhost:3000/invite")

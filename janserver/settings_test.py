@@ -17,3 +17,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 AUTH_THROTTLE_RATE = "10000/min"  # throttle tests set their own rate
+
+# A live gateway in a test thread shares the test database: on SQLite that needs a file
+# (an in-memory shared-cache database locks whole tables between connections).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+MODEL_PROVIDER_SECRET = "test-model-provider-secret-" + "m" * 32

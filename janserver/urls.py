@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from inference.api import metrics_view, provider_urls
 from janserver import views
 
 urlpatterns = [
@@ -17,9 +18,16 @@ urlpatterns = [
         name="swagger-ui",
     ),
     path("admin/", admin.site.urls),
+    path(
+        "v1/organization/",
+        include((provider_urls.organization_urlpatterns, "organization_providers")),
+    ),
     path("v1/organization/", include("orgs.api.urls")),
     path("v1/auth/", include("accounts.api.urls")),
+    # Before inference.api.urls, whose models/<path:model_id> would catch it.
+    path("v1/", include((provider_urls.urlpatterns, "model_providers"))),
     path("v1/", include("inference.api.urls")),
+    path("metrics", metrics_view.scrape_metrics, name="metrics"),
 ]
 
 handler400 = "janserver.handlers.bad_request"

@@ -1,0 +1,250 @@
+"""Inference relay benchmark: the gateway against the direct fake vLLM upstream.
+
+    .venv/bin/python -m bench.inference_bench [--scenario all|streams|saturation|json|single|memory]
+                                              [--seconds 10] [--rounds 3] [--memory-minutes 10]
+
+The gateway is one uvicorn worker pinned to core 1; the fake upstream and this load
+generator share core 0. Each scenario is measured in the same run for the gateway and
+for the upstream directly, alternating, and the median of the rounds is reported, with
+the load generator's CPU share (a saturated generator makes a round meaningless).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from bench.gateway import ROOT, free_port, gateway, manage, project_key
+
+MODEL = "jan-v1-4b"
+
+
+@dataclass
+class Run:
+    requests: int = 0
+    errors: int = 0
+    events: int = 0
+    ttfb: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu: float = 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.ttfb:
+            return float("nan")
+        ordered = sorted(self.ttfb)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def event_rate(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def cpu_share(self) -> float:
+        return self.cpu / self.seconds
+
+
+def body(stream: bool, tokens: int, delay_ms: float) -> bytes:
+    payload = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Tell me a story."}],
+        "stream": stream,
+        "fake": {"tokens": tokens, "delay_ms": delay_ms},
+    }
+    return json.dumps(payload).encode()
+
+
+async def one(
+    session: aiohttp.ClientSession, url: str, data: bytes, headers: dict, run: Run
+) -> None:
+    started = time.perf_counter()
+    async with session.post(url, data=data, headers=headers) as response:
+        if response.status != 200:
+            run.errors += 1
+            await response.read()
+            return
+        first = True
+        async for chunk in response.content.iter_any():
+            if first:
+                run.ttfb.append(time.perf_counter() - started)
+                first = False
+            run.events += chunk.count(b"data: {")
+    run.requests += 1
+
+
+async def load(
+    url: str, data: bytes, headers: dict, concurrency: int, seconds: float
+) -> Run:
+    if not url.startswith("http://127.0.0.1"):
+        raise ValueError("load is only ever sent to 127.0.0.1")
+    run = Run()
+    deadline = time.monotonic() + seconds
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while time.monotonic() < deadline:
+            try:
+                await one(session, url, data, headers, run)
+            except aiohttp.ClientError:
+                run.errors += 1
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        started, cpu = time.monotonic(), time.process_time()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        run.seconds, run.cpu = time.monotonic() - started, time.process_time() - cpu
+    return run
+
+
+@contextmanager
+def upstream(core: int):
+    port = free_port()
+    command = ["taskset", "-c", str(core), sys.executable, "-m", "inference.testing.fake_vllm",
+               "--port", str(port), "--models", MODEL]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        if process.stdout is not None:
+            process.stdout.readline()  # "fake vLLM serving … at …" once listening
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def register(env: dict[str, str], base_url: str) -> None:
+    code = (
+        "from inference.models import Provider, ProviderModel\n"
+        f"p = Provider.objects.create(name='Jan', base_url={base_url!r})\n"
+        f"ProviderModel.objects.create(provider=p, model_id={MODEL!r}, context_length=32768)\n"
+    )
+    manage(env, "shell", "-c", code)
+
+
+def line(name: str, direct: Run, relayed: Run, extra: str = "") -> None:
+    print(f"  {name:<10} direct {direct.rate:8.1f} req/s {direct.event_rate:9.0f} ev/s | "
+          f"gateway {relayed.rate:8.1f} req/s {relayed.event_rate:9.0f} ev/s | "
+          f"errors {direct.errors}/{relayed.errors} | generator CPU {relayed.cpu_share:4.0%} {extra}")  # fmt: skip
+
+
+async def compare(
+    urls: tuple[str, str], headers: dict, data: bytes, concurrency: int, seconds: float
+) -> tuple[Run, Run]:
+    direct = await load(urls[0], data, {}, concurrency, seconds)
+    relayed = await load(urls[1], data, headers, concurrency, seconds)
+    return direct, relayed
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for row in status:
+            if row.startswith("VmRSS:"):
+                return int(row.split()[1]) / 1024
+    return float("nan")
+
+
+async def scenarios(
+    args: argparse.Namespace, urls: tuple[str, str], headers: dict
+) -> None:
+    chosen = args.scenario
+    med = statistics.median
+    if chosen in ("all", "streams"):
+        rounds = [
+            await compare(urls, headers, body(True, 64, 10), 256, args.seconds)
+            for _ in range(args.rounds)
+        ]
+        ratio = med(r.event_rate / d.event_rate for d, r in rounds)
+        added99 = med(r.pct(0.99) - d.pct(0.99) for d, r in rounds)
+        for d, r in rounds:
+            line("streams", d, r, f"TTFT p99 {d.pct(0.99):.1f} → {r.pct(0.99):.1f} ms")
+        print(
+            f"many live streams: token rate {ratio:.1%} of direct (≥ 95%), added TTFT p99 {added99:.1f} ms (≤ 50)"
+        )
+    if chosen in ("all", "saturation"):
+        rounds = [
+            await compare(urls, headers, body(True, 64, 0), 64, args.seconds)
+            for _ in range(args.rounds)
+        ]
+        for d, r in rounds:
+            line("saturate", d, r)
+        print(
+            f"saturation: gateway {med(r.rate for _, r in rounds):.0f} streams/s (≥ 400)"
+        )
+    if chosen in ("all", "json"):
+        rounds = [
+            await compare(urls, headers, body(False, 64, 0), 64, args.seconds)
+            for _ in range(args.rounds)
+        ]
+        for d, r in rounds:
+            line("json", d, r)
+        print(
+            f"non-streaming: gateway {med(r.rate for _, r in rounds):.0f} req/s (≥ 1000)"
+        )
+    if chosen in ("all", "single"):
+        rounds = [
+            await compare(urls, headers, body(True, 16, 0), 1, args.seconds)
+            for _ in range(args.rounds)
+        ]
+        p50 = med(r.pct(0.5) - d.pct(0.5) for d, r in rounds)
+        p99 = med(r.pct(0.99) - d.pct(0.99) for d, r in rounds)
+        print(
+            f"single client: added TTFT p50 {p50:.2f} ms (≤ 1.5), p99 {p99:.2f} ms (≤ 4)"
+        )
+
+
+async def memory(args: argparse.Namespace, url: str, headers: dict, pid: int) -> None:
+    data = body(True, 100_000, 20)  # streams that stay open for the whole run
+    samples = []
+    task = asyncio.ensure_future(
+        load(url, data, headers, 256, args.memory_minutes * 60)
+    )
+    await asyncio.sleep(10)
+    end = time.monotonic() + args.memory_minutes * 60 - 15
+    while time.monotonic() < end:
+        samples.append(rss_mb(pid))
+        await asyncio.sleep(5)
+    task.cancel()
+    first, last = samples[0], samples[-1]
+    print(f"memory: 256 open streams, RSS {first:.0f} MB → {last:.0f} MB over {args.memory_minutes} min "
+          f"(≤ 150 MB, growth {last / first - 1:+.1%}, ≤ 5%)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenario", default="all",
+                        choices=["all", "streams", "saturation", "json", "single", "memory"])  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-minutes", type=float, default=10.0)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {0})
+    with upstream(core=0) as upstream_url, gateway(core=1) as (gateway_url, env, pid):
+        register(env, upstream_url)
+        headers = {
+            "Authorization": f"Bearer {project_key(env)}",
+            "Content-Type": "application/json",
+        }
+        urls = (
+            f"{upstream_url}/chat/completions",
+            f"{gateway_url}/v1/chat/completions",
+        )
+        if args.scenario == "memory":
+            asyncio.run(memory(args, urls[1], headers, pid))
+        else:
+            asyncio.run(scenarios(args, urls, headers))
+
+
+if __name__ == "__main__":
+    main()

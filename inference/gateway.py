@@ -1,0 +1,217 @@
+"""The relay behind /v1/chat/completions and /v1/completions.
+
+Authenticate (cached), validate, look the model up in the in-memory catalog, open the
+upstream request on the best healthy provider (failing over only before the first
+byte), then relay: a stream event by event, or a whole JSON answer.
+"""
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from inference import catalog, metrics, routing, upstream
+from inference.accounting import Accounting, status_for
+from inference.catalog import ModelEntry, Route
+from inference.models import UsageStatus
+from inference.payloads import (
+    Endpoint,
+    InferenceRequest,
+    check_context,
+    parse,
+    upstream_body,
+)
+from inference.streaming import StreamState, first_event_valid, relay
+from janserver.auth import Principal, arequire
+from janserver.errors import (
+    APIError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
+
+logger = logging.getLogger("janserver.gateway")
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def handle(
+    request: HttpRequest, endpoint: Endpoint
+) -> HttpResponse | StreamingHttpResponse:
+    """Serve one inference request (see the module docstring)."""
+    principal = await arequire(request, access="project")
+    payload = parse(request.body, endpoint)
+    entry = await model_for(principal, payload.model)
+    check_context(payload, entry.context_length)
+    account = Accounting(
+        principal=principal,
+        request_id=request.request_id,  # type: ignore[attr-defined]
+        endpoint=endpoint.name,
+        model=payload.model,
+        stream=payload.stream,
+    )
+    try:
+        route, opened = await open_with_failover(payload, entry, account)
+    except APIError as error:
+        account.finish(status=status_for(error.status), http_status=error.status)
+        raise
+    if payload.stream:
+        return _stream_response(opened, payload, account, route)
+    return await _json_response(opened, account)
+
+
+async def model_for(principal: Principal, model_id: str) -> ModelEntry:
+    """Return the caller's model by id; unknown and foreign models are both 404."""
+    snapshot = await catalog.asnapshot()
+    entry = catalog.visible_models(snapshot, principal).get(model_id)
+    if entry is None or not entry.routes:
+        raise NotFound(
+            f"The model `{model_id}` does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        )
+    return entry
+
+
+def _client_error(status: int) -> APIError:
+    if status == 404:
+        return NotFound(
+            "The model server does not serve this model.",
+            param="model",
+            code="model_not_found",
+        )
+    if status == 429:
+        return RateLimited("The model server is busy. Retry shortly.")
+    return InvalidRequest(
+        "The model server rejected the request as invalid.", code="upstream_rejected"
+    )
+
+
+async def open_with_failover(
+    payload: InferenceRequest, entry: ModelEntry, account: Accounting
+) -> tuple[Route, upstream.OpenStream]:
+    """Open the request on the first provider that answers; raise the last failure."""
+    body = upstream_body(payload)
+    last: APIError = ServiceUnavailable("No model server is available for this model.")
+    for route in routing.candidates(entry.routes, payload.sticky_key):
+        account.upstream_request()
+        try:
+            opened = await upstream.open_stream(
+                base_url=route.base_url,
+                path=payload.endpoint.path,
+                body=body,
+                api_key=route.api_key,
+                request_id=account.request_id,
+            )
+        except upstream.UpstreamStatus as answered:
+            if answered.status < 500 and answered.status != 429:
+                raise _client_error(answered.status) from None
+            last = _failed(
+                route,
+                "status",
+                UpstreamError(f"The model server answered {answered.status}."),
+            )
+            continue
+        except (ServiceUnavailable, UpstreamTimeout) as error:
+            kind = "timeout" if isinstance(error, UpstreamTimeout) else "connect"
+            last = _failed(route, kind, error)
+            continue
+        if payload.stream and not first_event_valid(opened.first_chunk):
+            await opened.aclose()
+            last = _failed(route, "garbage", UpstreamError())
+            continue
+        routing.mark_ok(route)
+        account.upstream_answered(route)
+        return route, opened
+    raise last
+
+
+def _failed(route: Route, kind: str, error: APIError) -> APIError:
+    metrics.upstream_error(route.provider_name, kind)
+    routing.mark_failed(route)
+    return error
+
+
+MAX_JSON_BODY = 64 * 1024 * 1024
+
+
+async def _json_response(
+    opened: upstream.OpenStream, account: Accounting
+) -> HttpResponse:
+    parts, size = [], 0
+    try:
+        async for chunk in opened.chunks():
+            parts.append(chunk)
+            size += len(chunk)
+            if size > MAX_JSON_BODY:
+                raise UpstreamError("The model server's answer is too large.")
+    except APIError as error:
+        account.finish(status=UsageStatus.UPSTREAM_ERROR, http_status=error.status)
+        raise
+    finally:
+        await opened.aclose()
+    body = b"".join(parts)
+    try:
+        data = json.loads(body)
+        usage_data = data.get("usage") if isinstance(data, dict) else None
+    except ValueError:
+        account.finish(status=UsageStatus.UPSTREAM_ERROR, http_status=502)
+        raise UpstreamError() from None
+    account.first_sent()
+    account.finish(status=UsageStatus.OK, http_status=200, usage_data=usage_data)
+    return HttpResponse(body, content_type="application/json")
+
+
+def _stream_response(
+    opened: upstream.OpenStream,
+    payload: InferenceRequest,
+    account: Accounting,
+    route: Route,
+) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        _relay_stream(opened, payload, account, route), content_type="text/event-stream"
+    )
+    for name, value in SSE_HEADERS.items():
+        response[name] = value
+    return response
+
+
+async def _relay_stream(
+    opened: upstream.OpenStream,
+    payload: InferenceRequest,
+    account: Accounting,
+    route: Route,
+) -> AsyncIterator[bytes]:
+    state = StreamState(strip_usage=not payload.wants_usage)
+    metrics.stream_started(payload.model, route.provider_name)
+    disconnected = True
+    try:
+        async for part in relay(opened.chunks(), state, on_event=account.first_sent):
+            yield part
+        disconnected = False
+    finally:
+        await opened.aclose()
+        metrics.stream_finished(payload.model, route.provider_name)
+        if state.error is not None and not disconnected:
+            kind = (
+                "timeout" if isinstance(state.error, UpstreamTimeout) else "disconnect"
+            )
+            metrics.upstream_error(route.provider_name, kind)
+        status = (
+            UsageStatus.DISCONNECTED
+            if disconnected
+            else UsageStatus.UPSTREAM_ERROR
+            if state.error
+            else UsageStatus.OK
+        )
+        account.finish(
+            status=status,
+            http_status=200,
+            usage_data=state.usage,
+            completion_tokens_seen=state.completion_tokens_seen,
+            disconnected=disconnected,
+        )

@@ -1,0 +1,176 @@
+"""Validating an OpenAI inference request and building the body sent upstream."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from janserver.errors import InvalidJSON, InvalidRequest, MissingParameter
+
+# Never forwarded: they would pick the upstream, its chat template or its request id.
+DENIED_FIELDS = frozenset(
+    {
+        "request_id",
+        "chat_template",
+        "base_url",
+        "api_base",
+        "api_key",
+        "provider",
+        "provider_id",
+        "routing",
+    }
+)
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+NUMBER_FIELDS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    name: str  # "chat.completions" or "completions"
+    path: str  # upstream path relative to the base URL
+    input_field: str  # "messages" or "prompt"
+
+
+CHAT = Endpoint("chat.completions", "chat/completions", "messages")
+COMPLETIONS = Endpoint("completions", "completions", "prompt")
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceRequest:
+    endpoint: Endpoint
+    body: dict[str, Any]
+    model: str
+    stream: bool
+    wants_usage: bool
+    sticky_key: str | None
+
+    @property
+    def max_tokens(self) -> tuple[str, int] | None:
+        for name in TOKEN_FIELDS:
+            if isinstance(self.body.get(name), int):
+                return name, self.body[name]
+        return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _load(raw: bytes) -> dict[str, Any]:
+    if b"\\u0000" in raw or b"\x00" in raw:
+        raise InvalidRequest("The request must not contain NUL characters.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJSON() from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
+
+
+def _check_messages(messages: Any) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("`messages` must be a non-empty array.", param="messages")
+    for index, message in enumerate(messages):
+        param = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise InvalidRequest("Each message must be an object.", param=param)
+        if message.get("role") not in ROLES:
+            raise InvalidRequest(
+                f"Invalid role {message.get('role')!r}.", param=f"{param}.role"
+            )
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise InvalidRequest(
+                "`content` must be a string or an array.", param=f"{param}.content"
+            )
+
+
+def _check_prompt(prompt: Any) -> None:
+    if not isinstance(prompt, str | list) or (isinstance(prompt, list) and not prompt):
+        raise InvalidRequest(
+            "`prompt` must be a string or a non-empty array.", param="prompt"
+        )
+
+
+def _check_options(body: dict[str, Any]) -> None:
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise InvalidRequest("`stream` must be a boolean.", param="stream")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest(
+            "`stream_options` must be an object.", param="stream_options"
+        )
+    n = body.get("n", 1)
+    if not _is_int(n) or not 1 <= n <= settings.INFERENCE_MAX_N:
+        raise InvalidRequest(
+            f"`n` must be an integer from 1 to {settings.INFERENCE_MAX_N}.", param="n"
+        )
+    for name in TOKEN_FIELDS:
+        if (
+            name in body
+            and body[name] is not None
+            and (not _is_int(body[name]) or body[name] < 1)
+        ):
+            raise InvalidRequest(f"`{name}` must be a positive integer.", param=name)
+    for name in NUMBER_FIELDS:
+        if name in body and body[name] is not None and not _is_number(body[name]):
+            raise InvalidRequest(f"`{name}` must be a number.", param=name)
+
+
+def parse(raw: bytes, endpoint: Endpoint) -> InferenceRequest:
+    """Validate a client body; raise an InvalidRequest naming the first bad field."""
+    body = _load(raw)
+    model = body.get("model")
+    if model is None or model == "":
+        raise MissingParameter("You must provide a model parameter.", param="model")
+    if not isinstance(model, str):
+        raise InvalidRequest("`model` must be a string.", param="model")
+    if endpoint.input_field not in body:
+        raise MissingParameter(
+            f"Missing required parameter: '{endpoint.input_field}'.",
+            param=endpoint.input_field,
+        )
+    if endpoint is CHAT:
+        _check_messages(body["messages"])
+    else:
+        _check_prompt(body["prompt"])
+    _check_options(body)
+    options = body.get("stream_options") or {}
+    user = body.get("user")
+    return InferenceRequest(
+        endpoint=endpoint,
+        body=body,
+        model=model,
+        stream=bool(body.get("stream", False)),
+        wants_usage=bool(options.get("include_usage", False)),
+        sticky_key=user if isinstance(user, str) and user else None,
+    )
+
+
+def upstream_body(request: InferenceRequest) -> bytes:
+    """The client's body minus the deny-list, always asking a stream for its usage."""
+    body = {k: v for k, v in request.body.items() if k not in DENIED_FIELDS}
+    if request.stream:
+        body["stream_options"] = {
+            **(body.get("stream_options") or {}),
+            "include_usage": True,
+        }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def check_context(request: InferenceRequest, context_length: int | None) -> None:
+    """Refuse a max_tokens larger than the model's context."""
+    limit = request.max_tokens
+    if limit is not None and context_length and limit[1] > context_length:
+        raise InvalidRequest(
+            f"`{limit[0]}` ({limit[1]}) is larger than the model's context "
+            f"length ({context_length}).",
+            param=limit[0],
+        )

@@ -1,0 +1,96 @@
+"""Provider reads: the providers of a scope, and those whose models a caller may use."""
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from inference.models import Provider, ProviderModel
+from janserver.auth import Principal
+from janserver.errors import InvalidRequest, NotFound
+from orgs.models import Organization, Project
+
+
+def _with_models(
+    providers: QuerySet[Provider], *, active_only: bool = False
+) -> QuerySet[Provider]:
+    models = ProviderModel.objects.order_by("model_id")
+    if active_only:
+        models = models.filter(active=True)
+    return providers.select_related("organization", "project").prefetch_related(
+        Prefetch("models", queryset=models)
+    )
+
+
+def provider_list(
+    *, organization: Organization, project: Project | None = None
+) -> QuerySet[Provider]:
+    """Return the providers of one scope, models joined: the organization's own
+    (without a project), or the project's (`project` must be access-checked)."""
+    return _with_models(
+        Provider.objects.filter(organization=organization, project=project)
+    )
+
+
+def provider_get(
+    *, public_id: str, organization: Organization, project: Project | None = None
+) -> Provider:
+    """Return a provider of the scope of provider_list(); raise NotFound.
+
+    A provider of another scope or organization is not found, like an unknown id.
+    """
+    provider = (
+        provider_list(organization=organization, project=project)
+        .filter(public_id=public_id)
+        .first()
+    )
+    if provider is None:
+        raise NotFound(f"No provider with id {public_id!r}.", param="provider_id")
+    return provider
+
+
+def _scopes(principal: Principal) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The organizations and projects whose providers serve the caller (as the catalog)."""
+    if principal.organization_id is not None:
+        projects = (principal.project_id,) if principal.project_id else ()
+        return (principal.organization_id,), projects
+    return principal.member_organization_ids, principal.member_project_ids
+
+
+def provider_list_usable(*, principal: Principal) -> QuerySet[Provider]:
+    """Return the active providers whose models the caller may use, active models joined.
+
+    Those are the shared providers, plus the organization and project providers of the
+    key's project, or of the user's organizations and projects.
+    """
+    organization_ids, project_ids = _scopes(principal)
+    scope = (
+        Q(organization__isnull=True)
+        | Q(organization_id__in=organization_ids, project__isnull=True)
+        | Q(project_id__in=project_ids)
+    )
+    providers = Provider.objects.filter(scope, active=True).order_by("created_at", "pk")
+    return _with_models(providers, active_only=True)
+
+
+def provider_list_all() -> QuerySet[Provider]:
+    """Return every provider, oldest first, scopes and models joined (operators only)."""
+    return _with_models(Provider.objects.order_by("created_at", "pk"))
+
+
+def provider_find(*, reference: str) -> Provider:
+    """Return the provider with this public id, or else this name (operators only).
+
+    Names are unique only within a scope: a name several providers share is refused
+    (InvalidRequest), an unknown one raises NotFound.
+    """
+    providers = provider_list_all()
+    found = providers.filter(public_id=reference).first()
+    if found is not None:
+        return found
+    named = list(providers.filter(name__iexact=reference.strip())[:2])
+    if len(named) > 1:
+        raise InvalidRequest(
+            f"Several providers are named {reference!r}; give the provider's id.",
+            param="provider",
+        )
+    if not named:
+        raise NotFound(f"No provider {reference!r}.", param="provider")
+    return named[0]

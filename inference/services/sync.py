@@ -1,0 +1,305 @@
+"""Provider writes that talk to the upstream: model syncs, health checks, Jan's setup.
+
+Upstream calls never run inside a transaction of these services: only the writes that
+follow them do, so a slow model server holds no database locks.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, NamedTuple, TypeVar
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from inference import catalog, upstream
+from inference.crypto import ProviderKeyUnreadable
+from inference.models import Provider, ProviderModel, ProviderVendor
+from inference.services.providers import (
+    base_url_normalize,
+    provider_api_key,
+    provider_create,
+    provider_update,
+)
+from janserver.errors import (
+    InvalidRequest,
+    ServiceUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from orgs.models import Organization, Project
+
+logger = logging.getLogger("janserver.providers")
+
+T = TypeVar("T")
+UPSTREAM_ERRORS = (UpstreamError, UpstreamTimeout, ServiceUnavailable)
+JAN_PROVIDER_NAME = "Jan"
+MODEL_ID_MAX_LENGTH = 200
+MAX_MODELS = 1000
+CONTEXT_LENGTH_MAX = 2**31 - 1
+# A model list or a probe is small: a server that takes longer is as good as down.
+UPSTREAM_CALL_SECONDS = 15.0
+
+
+class ModelsSync(NamedTuple):
+    created: int
+    updated: int
+    deactivated: int
+
+
+def _upstream_call(call: Callable[[], Awaitable[T]], *, limited: bool = True) -> T:
+    """Run upstream I/O from sync code on a private event loop, closing its client after.
+
+    A private loop, because under ASGI async_to_sync would otherwise run the call on the
+    server's loop, whose shared client must not be closed. Unless `limited` is off,
+    the call may take at most UPSTREAM_CALL_SECONDS (UpstreamTimeout): a request
+    thread is waiting for it.
+    """
+
+    async def run() -> T:
+        try:
+            async with asyncio.timeout(UPSTREAM_CALL_SECONDS if limited else None):
+                return await call()
+        except TimeoutError:
+            raise UpstreamTimeout() from None
+        finally:
+            await upstream.aclose()
+
+    return async_to_sync(run, force_new_loop=True)()
+
+
+def _context_length(item: dict[str, Any]) -> int | None:
+    for field in ("max_model_len", "context_length"):
+        value = item.get(field)
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue
+        if 0 < value <= CONTEXT_LENGTH_MAX:
+            return value
+    return None
+
+
+def _listed_models(items: list[dict[str, Any]]) -> dict[str, int | None]:
+    """Return model id -> context length from an upstream's model list."""
+    listed: dict[str, int | None] = {}
+    for item in items:
+        model_id = item["id"].strip()
+        if 0 < len(model_id) <= MODEL_ID_MAX_LENGTH:
+            listed.setdefault(model_id, _context_length(item))
+    if len(listed) > MAX_MODELS:
+        raise UpstreamError(f"The model server lists more than {MAX_MODELS} models.")
+    return listed
+
+
+def _models_changed(
+    known: dict[str, ProviderModel], listed: dict[str, int | None]
+) -> tuple[list[ProviderModel], list[ProviderModel]]:
+    """Apply the upstream's list to the known models; return (updated, deactivated)."""
+    updated, deactivated = [], []
+    for model in known.values():
+        if model.model_id in listed:
+            length = listed[model.model_id]
+            if not model.active or model.context_length != length:
+                model.active, model.context_length = True, length
+                updated.append(model)
+        elif model.active:
+            model.active = False
+            deactivated.append(model)
+    return updated, deactivated
+
+
+@transaction.atomic
+def _models_save(*, provider: Provider, listed: dict[str, int | None]) -> ModelsSync:
+    models = ProviderModel.objects.select_for_update().filter(provider=provider)
+    known = {model.model_id: model for model in models}
+    ProviderModel.objects.bulk_create(
+        [
+            ProviderModel(provider=provider, model_id=model_id, context_length=length)
+            for model_id, length in listed.items()
+            if model_id not in known
+        ]
+    )
+    updated, deactivated = _models_changed(known, listed)
+    now = timezone.now()
+    for model in (*updated, *deactivated):
+        model.updated_at = now
+    ProviderModel.objects.bulk_update(
+        [*updated, *deactivated], ["active", "context_length", "updated_at"]
+    )
+    result = ModelsSync(
+        len(listed.keys() - known.keys()), len(updated), len(deactivated)
+    )
+    if any(result):
+        catalog.invalidate()
+    return result
+
+
+def provider_models_sync(*, provider: Provider) -> ModelsSync:
+    """Mirror the upstream's `GET /models` into the provider's models.
+
+    New model ids are created; listed ones are reactivated and get the upstream's
+    context length (vLLM's `max_model_len`); ids no longer listed are deactivated.
+    Raises UpstreamError, UpstreamTimeout or ServiceUnavailable, changing nothing.
+    """
+    api_key = provider_api_key(provider)
+    items = _upstream_call(
+        lambda: upstream.fetch_models(base_url=provider.base_url, api_key=api_key)
+    )
+    result = _models_save(provider=provider, listed=_listed_models(items))
+    # The caller's instance may hold its models prefetched from before the sync.
+    getattr(provider, "_prefetched_objects_cache", {}).pop("models", None)
+    return result
+
+
+def _models_try_sync(provider: Provider) -> str | None:
+    """Sync the provider's models; return the error message instead of raising it."""
+    try:
+        provider_models_sync(provider=provider)
+    except UPSTREAM_ERRORS as exc:
+        return exc.message
+    return None
+
+
+def provider_register(
+    *,
+    name: str,
+    base_url: str,
+    api_key: str | None = None,
+    vendor: str = ProviderVendor.VLLM,
+    organization: Organization | None = None,
+    project: Project | None = None,
+    weight: int = 1,
+    active: bool = True,
+    sync: bool = True,
+) -> tuple[Provider, str | None]:
+    """Create a provider (see provider_create), then sync its models unless `sync` is off.
+
+    A failed sync leaves the provider registered without models; the second item is
+    then the sync's error message (None when the sync worked or was skipped).
+    """
+    provider = provider_create(
+        name=name,
+        base_url=base_url,
+        api_key=api_key,
+        vendor=vendor,
+        organization=organization,
+        project=project,
+        weight=weight,
+        active=active,
+    )
+    return provider, (_models_try_sync(provider) if sync else None)
+
+
+def provider_reconfigure(
+    *,
+    provider: Provider,
+    name: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    vendor: str | None = None,
+    weight: int | None = None,
+    active: bool | None = None,
+) -> tuple[Provider, str | None]:
+    """Update a provider (see provider_update); when its URL or key changed, resync.
+
+    The second item is the resync's error message, or None.
+    """
+    before = (provider.base_url, provider.api_key_encrypted)
+    provider = provider_update(
+        provider=provider,
+        name=name,
+        base_url=base_url,
+        api_key=api_key,
+        vendor=vendor,
+        weight=weight,
+        active=active,
+    )
+    if (provider.base_url, provider.api_key_encrypted) == before:
+        return provider, None
+    return provider, _models_try_sync(provider)
+
+
+def _probe_target(provider: Provider) -> tuple[str, str | None] | None:
+    try:
+        return provider.base_url, provider_api_key(provider)
+    except ProviderKeyUnreadable:
+        logger.error("Provider %s has an unreadable API key", provider.public_id)
+        return None
+
+
+def providers_check(
+    *, providers: Iterable[Provider] | None = None
+) -> list[tuple[Provider, bool]]:
+    """Probe each provider (all by default) with `GET /models`, concurrently.
+
+    Returns (provider, answered with a model list) pairs in the given order; a
+    provider whose API key does not decrypt counts as down.
+    """
+    checked = list(
+        Provider.objects.order_by("created_at", "pk")
+        if providers is None
+        else providers
+    )
+    targets = [_probe_target(provider) for provider in checked]
+
+    async def probe(target: tuple[str, str | None] | None) -> bool:
+        if target is None:
+            return False
+        try:
+            async with asyncio.timeout(UPSTREAM_CALL_SECONDS):
+                return await upstream.probe(base_url=target[0], api_key=target[1])
+        except TimeoutError:
+            return False
+
+    async def probe_all() -> list[bool]:
+        return list(await asyncio.gather(*(probe(target) for target in targets)))
+
+    # Each probe has its own time limit, and they run side by side.
+    results = _upstream_call(probe_all, limited=False)
+    return list(zip(checked, results, strict=True))
+
+
+@transaction.atomic
+def _jan_provider_ensure(*, base_url: str) -> Provider:
+    if not base_url:
+        raise InvalidRequest(
+            "JAN_INFERENCE_SETUP is on but JAN_INFERENCE_MODEL_URL is not set.",
+            param="JAN_INFERENCE_MODEL_URL",
+        )
+    try:
+        base_url = base_url_normalize(base_url)
+    except InvalidRequest as exc:
+        raise InvalidRequest(
+            f"JAN_INFERENCE_MODEL_URL: {exc.message}", param="JAN_INFERENCE_MODEL_URL"
+        ) from None
+    provider = (
+        Provider.objects.select_for_update()
+        .filter(organization=None, project=None, name__iexact=JAN_PROVIDER_NAME)
+        .order_by("pk")
+        .first()
+    )
+    if provider is None:
+        return provider_create(name=JAN_PROVIDER_NAME, base_url=base_url)
+    if provider.base_url != base_url:
+        return provider_update(provider=provider, base_url=base_url)
+    return provider
+
+
+def jan_provider_setup() -> Provider | None:
+    """Ensure the shared "Jan" provider at JAN_INFERENCE_MODEL_URL and sync its models.
+
+    Does nothing (None) unless JAN_INFERENCE_SETUP. Idempotent: an existing "Jan"
+    provider gets the configured URL, keeping its other settings. An unreachable
+    upstream is logged, not raised, so that start-up goes on; a missing or invalid URL
+    raises InvalidRequest.
+    """
+    if not settings.JAN_INFERENCE_SETUP:
+        return None
+    provider = _jan_provider_ensure(base_url=settings.JAN_INFERENCE_MODEL_URL)
+    error = _models_try_sync(provider)
+    if error is not None:
+        logger.warning(
+            "The models of provider %s were not synced: %s", provider.public_id, error
+        )
+    return provider

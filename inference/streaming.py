@@ -1,0 +1,192 @@
+"""SSE relay: forward upstream events as they arrive, reading a side copy on the way.
+
+The bytes of ordinary events are forwarded untouched, in the batches they arrive in.
+The side copy only looks for what the gateway needs: the usage event (stripped when
+the client did not ask for usage), `[DONE]`, error events and garbage.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from janserver.errors import APIError, UpstreamError
+
+HEARTBEAT = b": keep-alive\n\n"
+DONE = b"data: [DONE]"
+_DATA_OBJECT = (b"data: {", b"data:{")
+_OTHER_FIELDS = (b":", b"event:", b"id:", b"retry:")
+
+
+def well_formed(event: bytes) -> bool:
+    """A cheap shape check of one event (a full JSON parse per event would cost too much)."""
+    if event.startswith(_DATA_OBJECT):
+        return event.endswith(b"}")
+    return event.startswith(DONE) or event.startswith(_OTHER_FIELDS)
+
+
+def first_event_valid(chunk: bytes) -> bool:
+    """Check the first event of a stream fully (once per stream, before answering 200)."""
+    if b"\n\n" not in chunk:  # the first event is still incomplete: judged later
+        return chunk.startswith((b"data:", *_OTHER_FIELDS))
+    event = chunk.split(b"\n\n", 1)[0]
+    if event.startswith(_DATA_OBJECT):
+        return _json(event) is not None
+    return event.startswith(_OTHER_FIELDS)
+
+
+def error_event(error: APIError) -> bytes:
+    """The one SSE event that reports an error after the stream started."""
+    return b"data: " + json.dumps(error.body()).encode() + b"\n\n"
+
+
+@dataclass
+class StreamState:
+    """What the side copy learned from the upstream's events."""
+
+    strip_usage: bool
+    usage: dict[str, Any] | None = None
+    done: bool = False
+    error: APIError | None = None
+    data_events: int = 0
+    first_data_at: float | None = None
+    _tail: bytes = field(default=b"", repr=False)
+
+    @property
+    def completion_tokens_seen(self) -> int:
+        """Events relayed, a floor for completion tokens when no usage arrived."""
+        return max(0, self.data_events - 1)
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take upstream bytes; return the complete events to forward (maybe empty)."""
+        data = self._tail + chunk if self._tail else chunk
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._tail = data
+            return b""
+        complete, self._tail = data[: end + 2], data[end + 2 :]
+        events = complete.split(b"\n\n")[:-1]
+        self.data_events += len(events)
+        if (
+            b'"usage":{' in complete
+            or b'"usage": {' in complete
+            or b'"error"' in complete
+        ):
+            return self._inspect(events)
+        if not all(well_formed(event) for event in events):
+            self.error = UpstreamError("The model server sent an invalid event.")
+            return b""
+        if DONE in complete:
+            self.done = True
+        return complete
+
+    def _inspect(self, events: list[bytes]) -> bytes:
+        kept = []
+        for event in events:
+            if not well_formed(event):
+                self.error = UpstreamError("The model server sent an invalid event.")
+                break
+            if event.startswith(_DATA_OBJECT) and _notable(event):
+                payload = _json(event)
+                if payload is None:
+                    self.error = UpstreamError(
+                        "The model server sent an invalid event."
+                    )
+                    break
+                if "error" in payload and "choices" not in payload:
+                    self.error = UpstreamError(
+                        "The model server failed while generating."
+                    )
+                    break
+                if payload.get("usage"):
+                    self.usage = payload["usage"]
+                    if self.strip_usage and not payload.get("choices"):
+                        continue
+            elif event.startswith(DONE):
+                self.done = True
+            kept.append(event + b"\n\n")
+        return b"".join(kept)
+
+
+def _notable(data: bytes) -> bool:
+    """Whether events may hold usage or an error (only those are parsed)."""
+    return b'"usage":{' in data or b'"usage": {' in data or b'"error"' in data
+
+
+def _json(event: bytes) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(event[5:])
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+_END = object()
+
+
+async def _pump(chunks: AsyncIterator[bytes], queue: asyncio.Queue[Any]) -> None:
+    try:
+        async for chunk in chunks:
+            queue.put_nowait(chunk)
+    except APIError as error:
+        queue.put_nowait(error)
+    queue.put_nowait(_END)
+
+
+def _drain(first: Any, queue: asyncio.Queue[Any]) -> list[Any]:
+    items = [first]
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+async def relay(
+    chunks: AsyncIterator[bytes],
+    state: StreamState,
+    on_event: Callable[[], None] | None = None,
+) -> AsyncIterator[bytes]:
+    """Yield what to send the client: relayed events, heartbeats, or one error event.
+
+    Reading runs in its own task so that silence can be filled with heartbeats; the
+    caller closes the upstream when this generator ends (also when it is cancelled).
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    reader = asyncio.get_running_loop().create_task(_pump(chunks, queue))
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(settings.SSE_HEARTBEAT_SECONDS):
+                    first = await queue.get()
+            except TimeoutError:
+                yield HEARTBEAT
+                continue
+            out, finished = _forward(_drain(first, queue), state)
+            if out:
+                if on_event is not None:
+                    on_event()
+                yield out
+            if finished:
+                break
+        if state.error is None and not state.done:
+            state.error = UpstreamError("The model server closed the stream early.")
+        if state.error is not None:
+            yield error_event(state.error)
+    finally:
+        reader.cancel()
+
+
+def _forward(items: list[Any], state: StreamState) -> tuple[bytes, bool]:
+    out: list[bytes] = []
+    for item in items:
+        if item is _END:
+            return b"".join(out), True
+        if isinstance(item, APIError):
+            state.error = item
+            return b"".join(out), True
+        out.append(state.feed(item))
+        if state.error is not None:
+            return b"".join(out), True
+    return b"".join(out), False

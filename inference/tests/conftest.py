@@ -1,0 +1,128 @@
+"""Fixtures for end-to-end inference tests: a real gateway and a real fake vLLM upstream.
+
+The gateway is uvicorn serving janserver.asgi in a background thread of the test
+process, over the test database (transactional tests, so its threads see the rows).
+"""
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from inference import catalog, routing, usage
+from inference.models import Provider, ProviderModel
+from inference.testing.fake_vllm import FakeVLLM, run_in_thread
+from janserver import auth_cache
+from orgs.services import api_key_create
+from orgs.tests.factories import ProjectFactory, ProjectMemberFactory
+
+MODEL = "jan-v1-4b"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def gateway_url() -> Iterator[str]:
+    """A real ASGI server (uvicorn) on 127.0.0.1, for the whole session."""
+    from janserver.asgi import application
+
+    port = _free_port()
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.02)
+    yield base
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def fake() -> Iterator[FakeVLLM]:
+    with run_in_thread(models=(MODEL, "other-model")) as server:
+        yield server
+
+
+@pytest.fixture
+def clean_state(settings):
+    """Forget cached credentials, the catalog and provider health between tests.
+
+    The usage flusher is held back: tests flush explicitly, so that only one thread
+    writes to the test database at a time.
+    """
+    settings.USAGE_FLUSH_SECONDS = 3600
+    settings.USAGE_FLUSH_BATCH = 1_000_000
+    auth_cache.cache().clear()
+    catalog.mark_stale()
+    routing._unhealthy.clear()
+    yield
+    usage._clear_flusher_state()
+    auth_cache.cache().clear()
+    catalog.mark_stale()
+    routing._unhealthy.clear()
+
+
+def make_provider(
+    base_url: str, name: str = "Jan", models=(MODEL,), **fields
+) -> Provider:
+    provider = Provider.objects.create(name=name, base_url=base_url, **fields)
+    for model_id in models:
+        ProviderModel.objects.create(
+            provider=provider, model_id=model_id, context_length=4096
+        )
+    catalog.refresh()
+    return provider
+
+
+@pytest.fixture
+def live(
+    django_db_serialized_rollback, transactional_db, clean_state, fake, gateway_url
+):
+    """A provider on the fake upstream and a project key; returns a small namespace."""
+    provider = make_provider(fake.base_url)
+    member = ProjectMemberFactory(project=ProjectFactory())
+    _, secret = api_key_create(
+        kind="project",
+        organization=member.project.organization,
+        project=member.project,
+        owner=member.user,
+    )
+    return Live(gateway_url, secret, fake, provider, member.project)
+
+
+class Live:
+    def __init__(self, url, secret, fake, provider, project):
+        self.url, self.secret, self.fake = url, secret, fake
+        self.provider, self.project = provider, project
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret}"}
+
+    def post(self, path: str, body: dict, **kwargs) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}{path}", json=body, headers=self.headers, timeout=30, **kwargs
+        )
+
+    def openai(self, **kwargs):
+        import openai
+
+        return openai.OpenAI(
+            base_url=f"{self.url}/v1", api_key=self.secret, max_retries=0, **kwargs
+        )

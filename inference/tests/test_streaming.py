@@ -1,0 +1,101 @@
+"""The SSE side copy: events forwarded untouched, usage stripped only when not asked."""
+
+import asyncio
+import json
+
+import pytest
+
+from inference.streaming import HEARTBEAT, StreamState, first_event_valid, relay
+from janserver.errors import UpstreamError, UpstreamTimeout
+
+CHUNK = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+USAGE = b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\n'
+DONE = b"data: [DONE]\n\n"
+
+
+def test_events_split_across_chunks_are_forwarded_whole():
+    state = StreamState(strip_usage=False)
+    stream = CHUNK + CHUNK + DONE
+    out = b"".join(state.feed(stream[i : i + 7]) for i in range(0, len(stream), 7))
+    assert out == stream
+    assert state.done
+
+
+@pytest.mark.parametrize("strip", [True, False])
+def test_usage_is_read_and_stripped_only_when_not_asked(strip):
+    state = StreamState(strip_usage=strip)
+    out = state.feed(CHUNK + USAGE + DONE)
+    assert state.usage == {"prompt_tokens": 3, "completion_tokens": 2}
+    assert out == (CHUNK + DONE if strip else CHUNK + USAGE + DONE)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"data: not json\n\n", b'data: {"choices": [\n\n', b"<html>oops</html>\n\n"],
+)
+def test_garbage_events_stop_the_stream(bad):
+    state = StreamState(strip_usage=True)
+    out = state.feed(CHUNK + bad + DONE)
+    assert isinstance(state.error, UpstreamError)
+    assert bad not in out
+
+
+def test_an_upstream_error_event_becomes_ours():
+    state = StreamState(strip_usage=True)
+    out = state.feed(
+        CHUNK + b'data: {"error":{"message":"CUDA OOM on gpu-node-7"}}\n\n' + DONE
+    )
+    assert out == CHUNK
+    assert state.error.message == "The model server failed while generating."
+
+
+@pytest.mark.parametrize(
+    ("chunk", "valid"),
+    [
+        (CHUNK, True),
+        (b": ping\n\n", True),
+        (b"data: {broken\n\n", False),
+        (b"<html>", False),
+        (b'data: {"cho', True),
+    ],
+)
+def test_first_event_check(chunk, valid):
+    assert first_event_valid(chunk) is valid
+
+
+async def _chunks(*items, pause=0.0):
+    for item in items:
+        if pause:
+            await asyncio.sleep(pause)
+        if isinstance(item, Exception):
+            raise item
+        yield item
+
+
+async def collect(chunks, state):
+    return [part async for part in relay(chunks, state)]
+
+
+async def test_relay_ends_with_one_error_event_and_no_done_on_failure():
+    state = StreamState(strip_usage=True)
+    parts = await collect(
+        _chunks(CHUNK, UpstreamTimeout("The model server stopped sending.")), state
+    )
+    assert parts[0] == CHUNK
+    error = json.loads(parts[-1][6:])["error"]
+    assert error["code"] == "upstream_timeout"
+    assert b"[DONE]" not in b"".join(parts)
+
+
+async def test_relay_reports_a_stream_that_ends_without_done():
+    parts = await collect(_chunks(CHUNK), StreamState(strip_usage=True))
+    assert json.loads(parts[-1][6:])["error"]["code"] == "bad_upstream_response"
+
+
+async def test_relay_sends_heartbeats_during_silence(settings):
+    settings.SSE_HEARTBEAT_SECONDS = 0.02
+    parts = await collect(
+        _chunks(CHUNK, DONE, pause=0.07), StreamState(strip_usage=True)
+    )
+    assert HEARTBEAT in parts
+    assert parts[-1].endswith(DONE)

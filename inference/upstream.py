@@ -1,0 +1,228 @@
+"""The only module that talks HTTP to upstream model servers (aiohttp).
+
+One pooled client session per event loop (that is, per worker process), sized for
+thousands of concurrent streams. aiohttp is used directly rather than through httpx's
+API: on the relay's hot path httpx's request model (URL parsing, cookies, auth and
+redirect hooks) cost more CPU than the whole rest of a request (see bench/).
+
+Failures become janserver.errors (UpstreamError, UpstreamTimeout, ServiceUnavailable)
+whose messages never carry the upstream's own words or address.
+"""
+
+import asyncio
+import json
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import aiohttp
+from django.conf import settings
+from multidict import CIMultiDict
+from yarl import URL
+
+from janserver.errors import (
+    APIError,
+    ServiceUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
+
+logger = logging.getLogger("janserver.upstream")
+
+READ_SIZE = 64 * 1024
+MAX_ERROR_BODY = 64 * 1024
+
+# One session per event loop; a dead loop's entry goes with it.
+_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = weakref.WeakKeyDictionary()
+MAX_MODELS_BODY = 8 * 1024 * 1024
+
+
+def _timeout() -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=settings.UPSTREAM_CONNECT_TIMEOUT_SECONDS,
+        sock_connect=settings.UPSTREAM_CONNECT_TIMEOUT_SECONDS,
+        sock_read=settings.UPSTREAM_IDLE_TIMEOUT_SECONDS,
+    )
+
+
+def session() -> aiohttp.ClientSession:
+    """Return this event loop's shared upstream session."""
+    loop = asyncio.get_running_loop()
+    shared = _sessions.get(loop)
+    if shared is None or shared.closed:
+        connector = aiohttp.TCPConnector(
+            limit=settings.UPSTREAM_MAX_CONNECTIONS,
+            keepalive_timeout=settings.UPSTREAM_KEEPALIVE_SECONDS,
+            ttl_dns_cache=300,
+        )
+        shared = _sessions[loop] = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent",),
+        )
+    return shared
+
+
+async def aclose() -> None:
+    """Close this event loop's session (at shutdown)."""
+    shared = _sessions.pop(asyncio.get_running_loop(), None)
+    if shared is not None:
+        await shared.close()
+
+
+@lru_cache(maxsize=1024)
+def _url(base_url: str, path: str) -> URL:
+    return URL(base_url.rstrip("/") + "/" + path.lstrip("/"), encoded=False)
+
+
+def _headers(api_key: str | None, request_id: str | None = None) -> CIMultiDict[str]:
+    headers: CIMultiDict[str] = CIMultiDict(
+        {"Content-Type": "application/json", "Accept": "application/json"}
+    )
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    return headers
+
+
+def _transport_error(exc: BaseException) -> APIError:
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return UpstreamTimeout()
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ServiceUnavailable("The model server is unreachable.")
+    return UpstreamError("The model server closed the connection.")
+
+
+async def fetch_models(
+    *, base_url: str, api_key: str | None = None
+) -> list[dict[str, Any]]:
+    """Return the upstream's `GET /models` list of model objects.
+
+    Raises UpstreamError, UpstreamTimeout or ServiceUnavailable (connection refused).
+    """
+    try:
+        async with asyncio.timeout(settings.UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS):
+            async with session().get(
+                _url(base_url, "models"), headers=_headers(api_key), timeout=_timeout()
+            ) as response:
+                status = response.status
+                raw = await _read_bounded(response.content, MAX_MODELS_BODY)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise _transport_error(exc) from None
+    if raw is None:
+        raise UpstreamError("The model server's model list is too large.")
+    if status != 200:
+        raise UpstreamError(f"The model server answered {status}.")
+    try:
+        data = json.loads(raw)["data"]
+    except (ValueError, KeyError, TypeError):
+        raise UpstreamError() from None
+    if not isinstance(data, list):
+        raise UpstreamError()
+    return [
+        item
+        for item in data
+        if isinstance(item, dict) and isinstance(item.get("id"), str)
+    ]
+
+
+async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """Read a whole body of at most `limit` bytes; None when it is larger."""
+    parts, size = [], 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def probe(*, base_url: str, api_key: str | None = None) -> bool:
+    """Return whether the upstream answers `GET /models` with a model list."""
+    try:
+        await fetch_models(base_url=base_url, api_key=api_key)
+    except (UpstreamError, UpstreamTimeout, ServiceUnavailable):
+        return False
+    return True
+
+
+@dataclass
+class OpenStream:
+    """An upstream response whose headers and first bytes arrived."""
+
+    response: aiohttp.ClientResponse
+    first_chunk: bytes
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Yield the body bytes in the batches they arrive in; failures become errors."""
+        if self.first_chunk:
+            yield self.first_chunk
+        content = self.response.content
+        try:
+            while chunk := await content.readany():
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+                raise UpstreamTimeout("The model server stopped sending.") from None
+            raise UpstreamError("The model server closed the stream early.") from None
+
+    async def aclose(self) -> None:
+        """Hand a finished connection back to the pool; abort an unfinished one."""
+        if self.response.content.at_eof():
+            self.response.release()
+        else:
+            self.response.close()
+
+
+class UpstreamStatus(Exception):
+    """The upstream answered an HTTP error status before any body was relayed."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+async def open_stream(
+    *, base_url: str, path: str, body: bytes, api_key: str | None, request_id: str
+) -> OpenStream:
+    """POST `body` and wait (at most the first-byte timeout) for the first body bytes.
+
+    The caller owns the returned stream and must aclose() it. A non-2xx answer raises
+    UpstreamStatus with the status and a bounded body, for the caller to map.
+    """
+    response: aiohttp.ClientResponse | None = None
+    try:
+        async with asyncio.timeout(settings.UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS):
+            response = await session().post(
+                _url(base_url, path),
+                data=body,
+                headers=_headers(api_key, request_id),
+                timeout=_timeout(),
+            )
+            if response.status >= 400:
+                raise UpstreamStatus(
+                    response.status, await response.content.read(MAX_ERROR_BODY)
+                )
+            first = await response.content.readany()
+    except UpstreamStatus:
+        _close(response)
+        raise
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        _close(response)
+        raise _transport_error(exc) from None
+    except BaseException:
+        _close(response)
+        raise
+    return OpenStream(response=response, first_chunk=first)
+
+
+def _close(response: aiohttp.ClientResponse | None) -> None:
+    if response is not None:
+        response.close()

@@ -1,0 +1,102 @@
+"""Django's ASGI handler without per-request thread hops for async views.
+
+For every request, Django's ASGIHandler opens a ThreadSensitiveContext (a new worker
+thread the first time sync code runs in it) and runs the request_started and
+request_finished signal receivers, and response.close(), through sync_to_async. Those
+receivers only manage the DB connections of the thread they run in; an async view
+touches the database only through sync_to_async calls that clean up after themselves
+(janserver.db.run). So requests routed to an async view skip the hops: the handler below
+serves them entirely in the event loop. Everything else is served by Django as usual.
+"""
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import Resolver404, get_resolver, set_script_prefix
+
+_MAX_CACHED_PATHS = 4096
+
+
+class JanserverASGIHandler(ASGIHandler):
+    """See the module docstring."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._async_paths: OrderedDict[str, bool] = OrderedDict()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self._is_async_view(scope["path"]):
+            await self.handle_async_view(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    def _is_async_view(self, path: str) -> bool:
+        known = self._async_paths.get(path)
+        if known is None:
+            try:
+                match = get_resolver().resolve(path)
+                known = iscoroutinefunction(match.func)
+            except Resolver404:
+                known = False
+            self._async_paths[path] = known
+            if len(self._async_paths) > _MAX_CACHED_PATHS:
+                self._async_paths.popitem(last=False)
+        return known
+
+    async def handle_async_view(
+        self, scope: dict[str, Any], receive: Any, send: Any
+    ) -> None:
+        """Django's handle(), minus the signal and close() thread hops."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            if error_response is not None:
+                await self.send_response(error_response, send)
+                error_response.close()
+            return
+
+        async def process_request() -> Any:
+            response = await self.run_get_response(request)
+            # The client may go away while the response is being sent.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.send_response(response, send)
+            return response
+
+        listener = asyncio.create_task(self.listen_for_disconnect(receive))
+        processing = asyncio.create_task(process_request())
+        await asyncio.wait([listener, processing], return_when=asyncio.FIRST_COMPLETED)
+        for task in (listener, processing):
+            await _settle(task)
+        if not processing.cancelled() and processing.exception() is None:
+            _release(processing.result())
+        body_file.close()
+
+
+def _release(response: Any) -> None:
+    """response.close() without its request_finished signal (see the module docstring)."""
+    for closer in response._resource_closers:
+        closer()
+    response._resource_closers.clear()
+    response.closed = True
+
+
+async def _settle(task: asyncio.Task[Any]) -> None:
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return
+    if not task.cancelled():
+        exception = task.exception()
+        if exception is not None and not isinstance(exception, RequestAborted):
+            raise exception

@@ -1,0 +1,64 @@
+"""The ASGI lifespan protocol: write what is batched in memory before the process exits.
+
+uvicorn (and gunicorn's uvicorn workers) send `lifespan.shutdown` on SIGTERM once open
+requests and streams have finished; nothing batched may be lost on such a normal stop.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from asgiref.sync import sync_to_async
+
+from inference import upstream, usage
+from janserver import auth
+from janserver.boundary import Message, Receive, Scope, Send
+
+logger = logging.getLogger("janserver.lifespan")
+
+
+class LifespanApp:
+    """Answer `lifespan.startup` at once; on `lifespan.shutdown`, flush and close."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send(await _step("startup", _startup))
+            elif message["type"] == "lifespan.shutdown":
+                await send(await _step("shutdown", _shutdown))
+                return
+
+
+async def _step(phase: str, run: Callable[[], Awaitable[None]]) -> Message:
+    try:
+        await run()
+    except Exception as exc:
+        logger.exception("Lifespan %s failed", phase)
+        return {"type": f"lifespan.{phase}.failed", "message": str(exc)}
+    return {"type": f"lifespan.{phase}.complete"}
+
+
+async def _startup() -> None:
+    usage.ensure_flusher()
+
+
+async def _shutdown() -> None:
+    """Run every step even if one fails; then report what failed."""
+    failed: list[str] = []
+    steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+        ("usage flusher", usage.astop),
+        ("usage records", usage.aflush),
+        ("API key last_used_at", sync_to_async(auth.flush_key_usage)),
+        ("upstream client", upstream.aclose),
+    ]
+    for name, step in steps:
+        try:
+            await step()
+        except Exception:
+            logger.exception("Shutdown step failed: %s", name)
+            failed.append(name)
+    unwritten = usage.log_pending()
+    if unwritten:
+        failed.append(f"{unwritten} usage records not written (logged instead)")
+    if failed:
+        raise RuntimeError("Shutdown incomplete: " + "; ".join(failed))
