@@ -1,6 +1,13 @@
 """Shared pytest fixtures."""
 
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
 import pytest
+import uvicorn
 
 from accounts.tests.factories import SuperUserFactory, UserFactory
 from orgs.models import Organization
@@ -65,3 +72,32 @@ def admin_key(organization, user):
 def org_owner(organization):
     """A user who owns `organization`."""
     return OrganizationMemberFactory(organization=organization, role="owner").user
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def gateway_url() -> Iterator[str]:
+    """A real ASGI server (uvicorn) on 127.0.0.1, for the whole session."""
+    from janserver.asgi import application
+
+    port = _free_port()
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.02)
+    yield base
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -108,7 +108,10 @@ async def open_with_failover(
                 request_id=account.request_id,
             )
         except upstream.UpstreamStatus as answered:
-            if answered.status < 500 and answered.status != 429:
+            if answered.status == 429:  # busy, not broken: try another, stay in rotation
+                last = _client_error(429)
+                continue
+            if answered.status < 500:
                 raise _client_error(answered.status) from None
             last = _failed(
                 route,

@@ -16,7 +16,11 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from janserver.boundary import RequestBoundary  # noqa: E402
 from janserver.lifespan import LifespanApp  # noqa: E402
+from janserver.static import with_static_files  # noqa: E402
 
 application = ProtocolTypeRouter(
-    {"http": RequestBoundary(django_asgi_app), "lifespan": LifespanApp()}
+    {
+        "http": with_static_files(RequestBoundary(django_asgi_app)),
+        "lifespan": LifespanApp(),
+    }
 )

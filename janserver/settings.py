@@ -326,6 +326,9 @@ USAGE_MAX_PENDING = env_int("USAGE_MAX_PENDING", 100_000)
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 
+# Conversations: the longest text accepted in one item or workspace instruction.
+CONVERSATION_TEXT_MAX_CHARS = env_int("CONVERSATION_TEXT_MAX_CHARS", 100_000)
+
 # Tenancy.
 INVITE_REDIRECT_URL = env_str("INVITE_REDIRECT_URL", "http://localhost:3000/invite")
 ORGANIZATION_ADMIN_EMAILS = [e.lower() for e in env_list("ORGANIZATION_ADMIN_EMAILS")]

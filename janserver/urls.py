@@ -26,6 +26,7 @@ urlpatterns = [
     path("v1/auth/", include("accounts.api.urls")),
     # Before inference.api.urls, whose models/<path:model_id> would catch it.
     path("v1/", include((provider_urls.urlpatterns, "model_providers"))),
+    path("v1/", include("conversations.api.urls")),
     path("v1/", include("inference.api.urls")),
     path("metrics", metrics_view.scrape_metrics, name="metrics"),
 ]

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from inference.models import Provider, ProviderVendor
 from inference.services import API_KEY_MAX_LENGTH, NAME_MAX_LENGTH, WEIGHT_MAX
-from orgs.api.fields import ConstantField, UnixTimestampField
+from janserver.api.fields import ConstantField, UnixTimestampField
 
 BASE_URL_MAX_LENGTH = 500
 

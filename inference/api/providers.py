@@ -22,15 +22,15 @@ from inference.services import (
     provider_reconfigure,
     provider_register,
 )
-from janserver.auth import ProjectAccess, principal_of
-from orgs.api.base import OrganizationView
-from orgs.api.pagination import (
+from janserver.api.pagination import (
     ListQuerySerializer,
     list_body,
     list_query,
     paginated_response,
 )
-from orgs.api.schema import deleted, list_of, operation
+from janserver.api.schema import deleted, list_of, operation
+from janserver.auth import ProjectAccess, principal_of
+from orgs.api.base import OrganizationView
 from orgs.api.serializers import deleted_body
 from orgs.selectors import project_get_for_admin
 

@@ -4,15 +4,10 @@ The gateway is uvicorn serving janserver.asgi in a background thread of the test
 process, over the test database (transactional tests, so its threads see the rows).
 """
 
-import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from inference import catalog, routing, usage
 from inference.models import Provider, ProviderModel
@@ -22,35 +17,6 @@ from orgs.services import api_key_create
 from orgs.tests.factories import ProjectFactory, ProjectMemberFactory
 
 MODEL = "jan-v1-4b"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def gateway_url() -> Iterator[str]:
-    """A real ASGI server (uvicorn) on 127.0.0.1, for the whole session."""
-    from janserver.asgi import application
-
-    port = _free_port()
-    config = uvicorn.Config(
-        application, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("gateway did not start")
-        time.sleep(0.02)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

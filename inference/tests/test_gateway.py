@@ -426,3 +426,47 @@ def test_provider_deleted_while_streaming_still_finishes_and_is_recorded(live):
         )
     )
     assert UsageRecord.objects.get(request_id=request_id).provider_id is None
+
+
+def test_a_busy_upstream_is_a_429_for_the_sdk(live):
+    with pytest.raises(openai.RateLimitError) as raised:
+        live.openai().chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"fake": {"mode": "error_500", "error_status": 429}},
+        )
+    assert raised.value.response.headers["retry-after"]
+
+
+def test_a_slow_first_token_within_the_deadline_streams_normally(live, settings):
+    settings.UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS = 5
+    response = live.post(
+        "/v1/chat/completions",
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "x"}],
+            "stream": True,
+            "fake": {"mode": "slow_first_token", "first_token_delay_ms": 300},
+        },
+    )
+    assert response.status_code == 200
+    assert sse_events(response)[-1] == b"data: [DONE]"
+
+
+def test_metrics_describe_the_relayed_request(live):
+    live.openai().chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "x"}]
+    )
+    text = httpx.get(f"{live.url}/metrics").text  # loopback, no token configured
+    assert (
+        'janserver_time_to_first_token_seconds_count{model="jan-v1-4b",provider="Jan"}'
+        in text
+    )
+    assert 'janserver_requests_total{route="chat.completions",status="200"}' in text
+    labels = {
+        part.split("=")[0]
+        for line in text.splitlines()
+        if line.startswith("janserver_") and "{" in line
+        for part in line[line.index("{") + 1 : line.index("}")].split(",")
+    }
+    assert labels <= {"model", "provider", "route", "status", "kind", "le"}

@@ -6,14 +6,13 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from orgs.api.fields import (
+from janserver.api.fields import (
     ConstantField,
     FutureTimestampField,
-    OrganizationRoleField,
-    ProjectRoleField,
     UnixTimestampField,
     unix,
 )
+from orgs.api.fields import OrganizationRoleField, ProjectRoleField
 from orgs.models import (
     ApiKey,
     Invite,

@@ -4,11 +4,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from janserver.api.pagination import list_query, paginated_response
+from janserver.api.schema import deleted, list_schema, operation
 from janserver.auth import IsAuthenticated, principal_of
 from janserver.throttling import AuthRateThrottle
 from orgs.api.base import OrganizationView
-from orgs.api.pagination import list_query, paginated_response
-from orgs.api.schema import deleted, list_schema, operation
 from orgs.api.serializers import (
     InviteCreateSerializer,
     InviteSerializer,

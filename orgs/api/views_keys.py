@@ -3,9 +3,9 @@
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from janserver.api.pagination import list_query, paginated_response
+from janserver.api.schema import deleted, jan_result, list_schema, operation
 from orgs.api.base import OrganizationView
-from orgs.api.pagination import list_query, paginated_response
-from orgs.api.schema import deleted, jan_result, list_schema, operation
 from orgs.api.serializers import (
     AdminApiKeyCreatedSerializer,
     AdminApiKeyCreateSerializer,

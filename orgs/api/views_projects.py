@@ -4,9 +4,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from janserver.api.pagination import ListQuerySerializer, list_query, paginated_response
+from janserver.api.schema import deleted, list_schema, operation
 from orgs.api.base import OrganizationView
-from orgs.api.pagination import ListQuerySerializer, list_query, paginated_response
-from orgs.api.schema import deleted, list_schema, operation
 from orgs.api.serializers import (
     ProjectCreateSerializer,
     ProjectSerializer,

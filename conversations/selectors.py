@@ -1,0 +1,172 @@
+"""Conversation reads: every lookup is scoped to what the caller may see.
+
+Visibility, in one place so that no view can forget it:
+- a project key sees the conversations and workspaces of its project (whoever made them);
+- a login user sees the ones they own (made by them or by their own project keys), in
+  every project, narrowed to one project when the call names it (OpenAI-Project).
+A foreign id answers NotFound exactly like an unknown one, and so does a deleted
+conversation.
+"""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from conversations.models import Conversation, Item, Workspace
+from janserver.errors import Forbidden, InvalidRequest, NotFound
+from orgs.models import ProjectStatus
+from orgs.selectors import project_get, project_role_get
+
+if TYPE_CHECKING:
+    from janserver.auth import Principal
+
+PROJECT_HEADER = "OpenAI-Project"
+WORKSPACE_NONE = "none"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who acts on conversations, and in which project.
+
+    `project_id` is a key's project, or the project a user named in OpenAI-Project;
+    None for a user who named none (their personal project receives new objects).
+    """
+
+    user: User
+    via_key: bool
+    project_id: int | None = None
+
+    def visible(self) -> Q:
+        """Return the filter of the conversations and workspaces this caller may see."""
+        if self.via_key:
+            return Q(project_id=self.project_id)
+        owned = Q(owner_id=self.user.pk)
+        return (
+            owned if self.project_id is None else owned & Q(project_id=self.project_id)
+        )
+
+
+def _project_not_found(public_id: str) -> NotFound:
+    return NotFound(f"No project {public_id!r}.", param=PROJECT_HEADER)
+
+
+def caller_get(*, principal: "Principal", project_public_id: str | None) -> Caller:
+    """Return the Caller of a conversations call.
+
+    A project key may name only its own project; a user only an active project they
+    are a member of. Anything else answers NotFound like an unknown project.
+    """
+    user = principal.user()
+    if principal.kind == "project_key":
+        if project_public_id and project_public_id != principal.project_public_id:
+            raise _project_not_found(project_public_id)
+        return Caller(user=user, via_key=True, project_id=principal.project_id)
+    if principal.kind != "user":
+        raise Forbidden("Admin API keys can only use organization admin routes.")
+    if not project_public_id:
+        return Caller(user=user, via_key=False)
+    try:
+        project = project_get(public_id=project_public_id)
+    except NotFound:
+        raise _project_not_found(project_public_id) from None
+    if project.status != ProjectStatus.ACTIVE or not project_role_get(
+        project=project, user=user
+    ):
+        raise _project_not_found(project_public_id)
+    return Caller(user=user, via_key=False, project_id=project.pk)
+
+
+def _not_found(kind: str, public_id: str, param: str) -> NotFound:
+    return NotFound(f"No {kind} with id {public_id!r}.", param=param)
+
+
+def conversation_list(
+    *, caller: Caller, workspace_public_id: str | None = None
+) -> QuerySet[Conversation]:
+    """Return the caller's conversations (not deleted), their workspaces joined.
+
+    `workspace_public_id` keeps those of one workspace; "none" those without one.
+    """
+    conversations = Conversation.objects.select_related("workspace").filter(
+        caller.visible(), deleted_at__isnull=True
+    )
+    if workspace_public_id == WORKSPACE_NONE:
+        conversations = conversations.filter(workspace__isnull=True)
+    elif workspace_public_id:
+        conversations = conversations.filter(workspace__public_id=workspace_public_id)
+    return conversations
+
+
+def conversation_get(*, caller: Caller, public_id: str) -> Conversation:
+    """Return a conversation the caller may see; raise NotFound."""
+    try:
+        return conversation_list(caller=caller).get(public_id=public_id)
+    except Conversation.DoesNotExist:
+        raise _not_found("conversation", public_id, "conversation_id") from None
+
+
+def item_get(*, conversation: Conversation, public_id: str) -> Item:
+    """Return an item of `conversation` (which the caller may see); raise NotFound."""
+    try:
+        item = Item.objects.get(conversation=conversation, public_id=public_id)
+    except Item.DoesNotExist:
+        raise _not_found("item", public_id, "item_id") from None
+    item.conversation = conversation
+    return item
+
+
+def item_page(
+    *,
+    conversation: Conversation,
+    limit: int,
+    order: str = "desc",
+    after: str | None = None,
+) -> tuple[list[Item], bool]:
+    """Return one page of a conversation's items by position, and whether more follow.
+
+    Two queries at most, whatever the conversation's size: the cursor's position, then
+    the page, read along the (conversation, position) index. `after` must be an item
+    of this conversation (InvalidRequest otherwise).
+    """
+    items = Item.objects.filter(conversation=conversation)
+    descending = order == "desc"
+    if after:
+        try:
+            # get(), not first(): public ids are unique, and first() adds a sort.
+            cursor = items.values_list("position", flat=True).get(public_id=after)
+        except Item.DoesNotExist:
+            raise InvalidRequest(
+                f"The cursor {after!r} is not an item of this conversation.",
+                param="after",
+            ) from None
+        bound: dict[str, Any] = (
+            {"position__lt": cursor} if descending else {"position__gt": cursor}
+        )
+        items = items.filter(**bound)
+    ordered = items.order_by("-position" if descending else "position")
+    rows = list(ordered[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def workspace_list(*, caller: Caller) -> QuerySet[Workspace]:
+    """Return the workspaces the caller may see."""
+    return Workspace.objects.filter(caller.visible())
+
+
+def workspace_get(
+    *, caller: Caller, public_id: str, project_id: int | None = None
+) -> Workspace:
+    """Return a workspace the caller may see (in `project_id` if given); raise NotFound.
+
+    A conversation and its workspace share a project, so a workspace of another
+    project is not found for that conversation.
+    """
+    workspaces = workspace_list(caller=caller).filter(public_id=public_id)
+    if project_id is not None:
+        workspaces = workspaces.filter(project_id=project_id)
+    workspace = workspaces.first()
+    if workspace is None:
+        raise _not_found("workspace", public_id, "workspace_id")
+    return workspace

@@ -1,0 +1,240 @@
+"""Conversation writes: conversations, their items and workspaces.
+
+Callers look objects up with conversations.selectors first (which checks what the
+caller may see); these functions trust what they are given.
+"""
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any, Final
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from conversations.models import Conversation, Item, Response, Workspace
+from conversations.selectors import Caller
+from conversations.validation import (
+    MAX_ITEMS_PER_CALL,
+    WORKSPACE_NAME_MAX_CHARS,
+    items_clean,
+    metadata_clean,
+    text_max_chars,
+    title_clean,
+)
+from janserver.errors import InvalidRequest, NotFound
+from orgs.services import project_personal_ensure
+
+
+class _Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET: Final = _Unset.UNSET
+
+
+def _project_id(caller: Caller) -> int:
+    """Return the project new objects of `caller` go to: the named one, else personal."""
+    if caller.project_id is not None:
+        return caller.project_id
+    return project_personal_ensure(user=caller.user).pk
+
+
+@transaction.atomic
+def conversation_create(
+    *,
+    caller: Caller,
+    title: str | None = "",
+    metadata: dict[str, Any] | None = None,
+    items: Sequence[Any] | None = None,
+    workspace: Workspace | None = None,
+) -> Conversation:
+    """Create a conversation owned by the caller's user, with its first items.
+
+    It goes to `workspace`'s project when given (a workspace the caller may see),
+    else to the caller's project. Raises InvalidRequest for bad input.
+    """
+    cleaned = items_clean([] if items is None else items)
+    conversation = Conversation.objects.create(
+        owner=caller.user,
+        project_id=workspace.project_id if workspace else _project_id(caller),
+        workspace=workspace,
+        title=title_clean(title),
+        metadata=metadata_clean(metadata),
+    )
+    if cleaned:
+        _items_insert(conversation, cleaned, response=None)
+    return conversation
+
+
+@transaction.atomic
+def conversation_update(
+    *,
+    conversation: Conversation,
+    title: str | _Unset | None = UNSET,
+    metadata: dict[str, Any] | _Unset | None = UNSET,
+) -> Conversation:
+    """Replace a conversation's title and/or metadata (None clears; UNSET keeps)."""
+    fields = ["updated_at"]
+    if title is not UNSET:
+        conversation.title = title_clean(title)
+        fields.append("title")
+    if metadata is not UNSET:
+        conversation.metadata = metadata_clean(metadata)
+        fields.append("metadata")
+    conversation.save(update_fields=fields)
+    return conversation
+
+
+@transaction.atomic
+def conversation_workspace_set(
+    *, conversation: Conversation, workspace: Workspace | None
+) -> Conversation:
+    """Move a conversation into `workspace` (of the same project), or out of any."""
+    if workspace is not None and workspace.project_id != conversation.project_id:
+        raise NotFound(
+            f"No workspace with id {workspace.public_id!r}.", param="workspace_id"
+        )
+    conversation.workspace = workspace
+    conversation.save(update_fields=["workspace", "updated_at"])
+    return conversation
+
+
+@transaction.atomic
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Soft-delete a conversation: it and its items are no longer found or listed."""
+    Conversation.objects.filter(pk=conversation.pk, deleted_at__isnull=True).update(
+        deleted_at=timezone.now()
+    )
+
+
+def _items_insert(
+    conversation: Conversation,
+    cleaned: list[dict[str, Any]],
+    *,
+    response: Response | None,
+) -> list[Item]:
+    # The UPDATE takes the conversation's row lock (the write lock on SQLite) before
+    # reading the counter back, so concurrent appends get disjoint positions.
+    now = timezone.now()
+    updated = Conversation.objects.filter(
+        pk=conversation.pk, deleted_at__isnull=True
+    ).update(last_position=F("last_position") + len(cleaned), updated_at=now)
+    if not updated:
+        raise NotFound(
+            f"No conversation with id {conversation.public_id!r}.",
+            param="conversation_id",
+        )
+    last = (
+        Conversation.objects.filter(pk=conversation.pk)
+        .values_list("last_position", flat=True)
+        .get()
+    )
+    conversation.last_position, conversation.updated_at = last, now
+    first = last - len(cleaned) + 1
+    items = [
+        Item(
+            conversation=conversation,
+            position=first + offset,
+            response=response,
+            created_at=now,
+            **fields,
+        )
+        for offset, fields in enumerate(cleaned)
+    ]
+    return Item.objects.bulk_create(items)
+
+
+@transaction.atomic
+def conversation_items_append(
+    *,
+    conversation: Conversation,
+    items: Sequence[Any],
+    response: Response | None = None,
+    max_items: int = MAX_ITEMS_PER_CALL,
+) -> list[Item]:
+    """Validate OpenAI input items and append them to a conversation, in order.
+
+    Positions are assigned atomically and never reused. Raises InvalidRequest (with
+    `param` such as `items[3].role`) for bad items, NotFound if the conversation was
+    deleted meanwhile.
+    """
+    cleaned = items_clean(items, max_items=max_items)
+    if not cleaned:
+        raise InvalidRequest("Give at least one item.", param="items")
+    return _items_insert(conversation, cleaned, response=response)
+
+
+@transaction.atomic
+def item_delete(*, item: Item) -> Conversation:
+    """Delete one item and return its conversation."""
+    conversation = item.conversation
+    item.delete()
+    conversation.save(update_fields=["updated_at"])
+    return conversation
+
+
+def _name_clean(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequest("The workspace name must not be empty.", param="name")
+    name = name.strip()
+    if len(name) > WORKSPACE_NAME_MAX_CHARS:
+        raise InvalidRequest(
+            f"The workspace name is too long: at most {WORKSPACE_NAME_MAX_CHARS} "
+            "characters.",
+            param="name",
+        )
+    return name
+
+
+def _instruction_clean(instruction: Any) -> str:
+    if instruction is None:
+        return ""
+    if not isinstance(instruction, str):
+        raise InvalidRequest("The instruction must be a string.", param="instruction")
+    if len(instruction) > text_max_chars():
+        raise InvalidRequest(
+            f"The instruction is too long: at most {text_max_chars()} characters.",
+            param="instruction",
+        )
+    return instruction
+
+
+@transaction.atomic
+def workspace_create(
+    *, caller: Caller, name: str, instruction: str | None = ""
+) -> Workspace:
+    """Create a workspace of the caller's user in the caller's project."""
+    return Workspace.objects.create(
+        owner=caller.user,
+        project_id=_project_id(caller),
+        name=_name_clean(name),
+        instruction=_instruction_clean(instruction),
+    )
+
+
+@transaction.atomic
+def workspace_rename(*, workspace: Workspace, name: str) -> Workspace:
+    """Rename a workspace (1 to 50 characters)."""
+    workspace.name = _name_clean(name)
+    workspace.save(update_fields=["name", "updated_at"])
+    return workspace
+
+
+@transaction.atomic
+def workspace_instruction_set(
+    *, workspace: Workspace, instruction: str | None
+) -> Workspace:
+    """Replace a workspace's instruction (None or "" removes it)."""
+    workspace.instruction = _instruction_clean(instruction)
+    workspace.save(update_fields=["instruction", "updated_at"])
+    return workspace
+
+
+@transaction.atomic
+def workspace_delete(*, workspace: Workspace) -> None:
+    """Delete a workspace and soft-delete its conversations."""
+    Conversation.objects.filter(workspace=workspace, deleted_at__isnull=True).update(
+        deleted_at=timezone.now()
+    )
+    workspace.delete()
