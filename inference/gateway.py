@@ -108,7 +108,9 @@ async def open_with_failover(
                 request_id=account.request_id,
             )
         except upstream.UpstreamStatus as answered:
-            if answered.status == 429:  # busy, not broken: try another, stay in rotation
+            if (
+                answered.status == 429
+            ):  # busy, not broken: try another, stay in rotation
                 last = _client_error(429)
                 continue
             if answered.status < 500:
