@@ -195,7 +195,7 @@ async def _relay_stream(
     metrics.stream_started(payload.model, route.provider_name)
     disconnected = True
     try:
-        async for part in relay(opened.chunks(), state, on_event=account.first_sent):
+        async for part in relay(opened.read, state, on_event=account.first_sent):
             yield part
         disconnected = False
     finally:

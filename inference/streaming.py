@@ -5,9 +5,8 @@ The side copy only looks for what the gateway needs: the usage event (stripped w
 the client did not ask for usage), `[DONE]`, error events and garbage.
 """
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,69 +123,39 @@ def _json(event: bytes) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-_END = object()
-
-
-async def _pump(chunks: AsyncIterator[bytes], queue: asyncio.Queue[Any]) -> None:
-    try:
-        async for chunk in chunks:
-            queue.put_nowait(chunk)
-    except APIError as error:
-        queue.put_nowait(error)
-    queue.put_nowait(_END)
-
-
-def _drain(first: Any, queue: asyncio.Queue[Any]) -> list[Any]:
-    items = [first]
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items
+# relay() reads with read(wait): the next bytes, b"" at the end, or None when nothing
+# came within `wait` seconds (time for a heartbeat); failures raise APIError.
+Read = Callable[[float], Awaitable[bytes | None]]
 
 
 async def relay(
-    chunks: AsyncIterator[bytes],
+    read: Read,
     state: StreamState,
     on_event: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """Yield what to send the client: relayed events, heartbeats, or one error event.
 
-    Reading runs in its own task so that silence can be filled with heartbeats; the
-    caller closes the upstream when this generator ends (also when it is cancelled).
+    The caller closes the upstream when this generator ends (also when it is cancelled).
     """
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    reader = asyncio.get_running_loop().create_task(_pump(chunks, queue))
-    try:
-        while True:
-            try:
-                async with asyncio.timeout(settings.SSE_HEARTBEAT_SECONDS):
-                    first = await queue.get()
-            except TimeoutError:
-                yield HEARTBEAT
-                continue
-            out, finished = _forward(_drain(first, queue), state)
-            if out:
-                if on_event is not None:
-                    on_event()
-                yield out
-            if finished:
-                break
-        if state.error is None and not state.done:
-            state.error = UpstreamError("The model server closed the stream early.")
+    while True:
+        try:
+            chunk = await read(settings.SSE_HEARTBEAT_SECONDS)
+        except APIError as error:
+            state.error = error
+            break
+        if chunk is None:
+            yield HEARTBEAT
+            continue
+        if not chunk:
+            break
+        out = state.feed(chunk)
+        if out:
+            if on_event is not None:
+                on_event()
+            yield out
         if state.error is not None:
-            yield error_event(state.error)
-    finally:
-        reader.cancel()
-
-
-def _forward(items: list[Any], state: StreamState) -> tuple[bytes, bool]:
-    out: list[bytes] = []
-    for item in items:
-        if item is _END:
-            return b"".join(out), True
-        if isinstance(item, APIError):
-            state.error = item
-            return b"".join(out), True
-        out.append(state.feed(item))
-        if state.error is not None:
-            return b"".join(out), True
-    return b"".join(out), False
+            break
+    if state.error is None and not state.done:
+        state.error = UpstreamError("The model server closed the stream early.")
+    if state.error is not None:
+        yield error_event(state.error)

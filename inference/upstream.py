@@ -159,18 +159,29 @@ class OpenStream:
     response: aiohttp.ClientResponse
     first_chunk: bytes
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """Yield the body bytes in the batches they arrive in; failures become errors."""
+    async def read(self, wait: float) -> bytes | None:
+        """Return the next bytes as they arrive, b"" at the end, None after `wait` s.
+
+        The upstream falling silent past the idle timeout, or breaking the stream,
+        raises UpstreamTimeout or UpstreamError.
+        """
         if self.first_chunk:
-            yield self.first_chunk
-        content = self.response.content
+            chunk, self.first_chunk = self.first_chunk, b""
+            return chunk
         try:
-            while chunk := await content.readany():
-                yield chunk
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-                raise UpstreamTimeout("The model server stopped sending.") from None
+            async with asyncio.timeout(wait) as deadline:
+                return await self.response.content.readany()
+        except TimeoutError as exc:
+            if deadline.expired() and not isinstance(exc, aiohttp.ServerTimeoutError):
+                return None
+            raise UpstreamTimeout("The model server stopped sending.") from None
+        except aiohttp.ClientError:
             raise UpstreamError("The model server closed the stream early.") from None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Yield the whole body in the batches it arrives in (see read())."""
+        while chunk := await self.read(settings.UPSTREAM_IDLE_TIMEOUT_SECONDS):
+            yield chunk
 
     async def aclose(self) -> None:
         """Hand a finished connection back to the pool; abort an unfinished one."""

@@ -17,7 +17,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.urls import Resolver404, get_resolver, set_script_prefix
+from django.urls import Resolver404, ResolverMatch, get_resolver, set_script_prefix
 
 _MAX_CACHED_PATHS = 4096
 
@@ -27,7 +27,8 @@ class JanserverASGIHandler(ASGIHandler):
 
     def __init__(self) -> None:
         super().__init__()
-        self._async_paths: OrderedDict[str, bool] = OrderedDict()
+        # path -> the ResolverMatch of an async view, or None for any other path.
+        self._async_paths: OrderedDict[str, ResolverMatch | None] = OrderedDict()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self._is_async_view(scope["path"]):
@@ -36,17 +37,29 @@ class JanserverASGIHandler(ASGIHandler):
             await super().__call__(scope, receive, send)
 
     def _is_async_view(self, path: str) -> bool:
-        known = self._async_paths.get(path)
-        if known is None:
+        if path not in self._async_paths:
             try:
-                match = get_resolver().resolve(path)
-                known = iscoroutinefunction(match.func)
+                match: ResolverMatch | None = get_resolver().resolve(path)
             except Resolver404:
-                known = False
-            self._async_paths[path] = known
+                match = None
+            if match is not None and not iscoroutinefunction(match.func):
+                match = None
+            self._async_paths[path] = match
             if len(self._async_paths) > _MAX_CACHED_PATHS:
                 self._async_paths.popitem(last=False)
-        return known
+        return self._async_paths[path] is not None
+
+    def resolve_request(self, request: Any) -> ResolverMatch:
+        """Reuse the match found by _is_async_view (URL resolution is not free)."""
+        match = (
+            None
+            if hasattr(request, "urlconf")
+            else self._async_paths.get(request.path_info)
+        )
+        if match is None:
+            return super().resolve_request(request)
+        request.resolver_match = match
+        return match
 
     async def handle_async_view(
         self, scope: dict[str, Any], receive: Any, send: Any

