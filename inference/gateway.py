@@ -105,7 +105,8 @@ async def open_with_failover(
                 path=payload.endpoint.path,
                 body=body,
                 api_key=route.api_key,
-                request_id=account.request_id,
+                # vLLM adopts it as its request id; llama.cpp refuses non-UUID ids.
+                request_id=account.request_id if route.vendor == "vllm" else None,
             )
         except upstream.UpstreamStatus as answered:
             if (

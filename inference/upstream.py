@@ -201,7 +201,12 @@ class UpstreamStatus(Exception):
 
 
 async def open_stream(
-    *, base_url: str, path: str, body: bytes, api_key: str | None, request_id: str
+    *,
+    base_url: str,
+    path: str,
+    body: bytes,
+    api_key: str | None,
+    request_id: str | None,
 ) -> OpenStream:
     """POST `body` and wait (at most the first-byte timeout) for the first body bytes.
 
