@@ -10,6 +10,7 @@ import pytest
 import uvicorn
 
 from accounts.tests.factories import SuperUserFactory, UserFactory
+from inference import upstream
 from orgs.models import Organization
 from orgs.services import api_key_create, organization_default_ensure
 from orgs.tests.factories import (
@@ -90,7 +91,12 @@ def gateway_url() -> Iterator[str]:
         application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+
+    async def serve() -> None:
+        await server.serve()
+        await upstream.aclose()  # the aiohttp session of this server's event loop
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15

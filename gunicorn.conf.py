@@ -12,6 +12,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+if os.environ.get("DJANGO_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
+    # Debug pages leak internals and DEBUG allows insecure generated secrets.
+    sys.exit(
+        "DJANGO_DEBUG is on: the production server refuses to start. Unset it (and set "
+        "DJANGO_SECRET_KEY, JWT_SECRET, APIKEY_SECRET), or use `make run` to develop."
+    )
+
 wsgi_app = "janserver.asgi:application"
 worker_class = "uvicorn_worker.UvicornWorker"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8080")

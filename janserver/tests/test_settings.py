@@ -121,3 +121,23 @@ def test_check_deploy_passes_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("debug", ["1", "true"])
+def test_the_production_server_refuses_debug_mode(debug):
+    """gunicorn.conf.py stops before serving when DJANGO_DEBUG is on."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))
+    }
+    env.update(STRONG, DJANGO_DEBUG=debug)
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--check-config"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG is on: the production server refuses to start" in result.stderr
