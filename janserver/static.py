@@ -17,6 +17,8 @@ logger = logging.getLogger("janserver.static")
 
 def with_static_files(app: Any) -> Any:
     """Wrap an ASGI app so that it also serves STATIC_ROOT under STATIC_URL."""
+    if settings.DEBUG:
+        return app  # runserver serves static files itself in development
     root = Path(settings.STATIC_ROOT)
     if not root.is_dir():
         logger.warning(
