@@ -1,7 +1,6 @@
 """Shared pytest fixtures."""
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ import uvicorn
 
 from accounts.tests.factories import SuperUserFactory, UserFactory
 from inference import upstream
+from janserver.tests.live_server import free_port
 from orgs.models import Organization
 from orgs.services import api_key_create, organization_default_ensure
 from orgs.tests.factories import (
@@ -75,18 +75,12 @@ def org_owner(organization):
     return OrganizationMemberFactory(organization=organization, role="owner").user
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def gateway_url() -> Iterator[str]:
     """A real ASGI server (uvicorn) on 127.0.0.1, for the whole session."""
     from janserver.asgi import application
 
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )

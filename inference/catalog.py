@@ -204,7 +204,7 @@ async def _refresh_in_background() -> None:
 
 def visible_models(snap: Snapshot, principal: Principal) -> Models:
     """Return the models this caller may use: shared, then org, then project scope wins."""
-    organization_ids, project_ids = _scopes(principal)
+    organization_ids, project_ids = principal.scopes
     if not organization_ids and not project_ids:
         return snap.shared
     models = dict(snap.shared)
@@ -213,10 +213,3 @@ def visible_models(snap: Snapshot, principal: Principal) -> Models:
     for project_id in project_ids:
         models.update(snap.by_project.get(project_id, {}))
     return models
-
-
-def _scopes(principal: Principal) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    if principal.organization_id is not None:
-        projects = (principal.project_id,) if principal.project_id else ()
-        return (principal.organization_id,), projects
-    return principal.member_organization_ids, principal.member_project_ids

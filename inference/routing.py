@@ -49,10 +49,6 @@ def _order(routes: list[Route], sticky_key: str | None) -> list[Route]:
     return sorted(routes, key=lambda r: random.random() ** (1 / r.weight), reverse=True)  # noqa: S311
 
 
-def is_healthy(route: Route) -> bool:
-    return route.provider_id not in _unhealthy
-
-
 def mark_failed(route: Route) -> None:
     """Take a provider out of rotation and start probing it."""
     if route.provider_id not in _unhealthy:

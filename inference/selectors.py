@@ -46,21 +46,13 @@ def provider_get(
     return provider
 
 
-def _scopes(principal: Principal) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The organizations and projects whose providers serve the caller (as the catalog)."""
-    if principal.organization_id is not None:
-        projects = (principal.project_id,) if principal.project_id else ()
-        return (principal.organization_id,), projects
-    return principal.member_organization_ids, principal.member_project_ids
-
-
 def provider_list_usable(*, principal: Principal) -> QuerySet[Provider]:
     """Return the active providers whose models the caller may use, active models joined.
 
     Those are the shared providers, plus the organization and project providers of the
     key's project, or of the user's organizations and projects.
     """
-    organization_ids, project_ids = _scopes(principal)
+    organization_ids, project_ids = principal.scopes
     scope = (
         Q(organization__isnull=True)
         | Q(organization_id__in=organization_ids, project__isnull=True)

@@ -57,6 +57,14 @@ class Principal:
         return self.user_values[1]
 
     @property
+    def scopes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The organization and project ids whose resources (models) serve this caller."""
+        if self.organization_id is not None:
+            projects = (self.project_id,) if self.project_id else ()
+            return (self.organization_id,), projects
+        return self.member_organization_ids, self.member_project_ids
+
+    @property
     def is_api_key(self) -> bool:
         return self.api_key_id is not None
 
@@ -73,16 +81,11 @@ def _user_values(user: User) -> tuple[Any, ...]:
 
 
 def _load_key_principal(key_hash: str) -> Principal | None:
-    from orgs.models import ApiKey, ApiKeyKind
+    from orgs.models import ApiKeyKind
+    from orgs.selectors import api_key_usable_get
 
-    api_key = (
-        ApiKey.objects.select_related("organization", "project", "owner")
-        .filter(key_hash=key_hash)
-        .first()
-    )
-    if api_key is None or not api_key.is_usable() or not api_key.owner.is_active:
-        return None
-    if api_key.project is not None and api_key.project.is_archived:
+    api_key = api_key_usable_get(key_hash=key_hash)
+    if api_key is None:
         return None
     return Principal(
         kind="admin_key" if api_key.kind == ApiKeyKind.ADMIN else "project_key",

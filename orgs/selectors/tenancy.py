@@ -45,6 +45,24 @@ def api_key_get(*, public_id: str) -> ApiKey:
     return api_key
 
 
+def api_key_usable_get(*, key_hash: str) -> ApiKey | None:
+    """Return the key with this hash if it may authenticate now, else None.
+
+    The one place the rule lives: enabled, not revoked, not expired, an active owner,
+    and (for project keys) an active project.
+    """
+    api_key = (
+        ApiKey.objects.select_related("organization", "project", "owner")
+        .filter(key_hash=key_hash)
+        .first()
+    )
+    if api_key is None or not api_key.is_usable() or not api_key.owner.is_active:
+        return None
+    if api_key.project is not None and api_key.project.is_archived:
+        return None
+    return api_key
+
+
 def api_key_list(*, organization: Organization | None = None) -> QuerySet[ApiKey]:
     """Return API keys (of one organization if given), newest first, owners and projects joined."""
     keys = ApiKey.objects.select_related("organization", "project", "owner").order_by(

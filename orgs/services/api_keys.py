@@ -20,7 +20,7 @@ from orgs.models import (
     OrganizationRole,
     Project,
 )
-from orgs.selectors import organization_role_get, project_role_get
+from orgs.selectors import api_key_usable_get, organization_role_get, project_role_get
 
 API_KEY_PREFIXES = {ApiKeyKind.ADMIN: "sk-admin_", ApiKeyKind.PROJECT: "sk-project_"}
 API_KEY_RANDOM_LENGTH = 48  # [0-9a-z]: about 248 bits
@@ -165,16 +165,8 @@ def api_key_verify(*, secret: str) -> ApiKey:
     ):
         raise Unauthenticated()
     digest = api_key_hash(secret)
-    api_key = (
-        ApiKey.objects.select_related("organization", "project", "owner")
-        .filter(key_hash=digest)
-        .first()
-    )
+    api_key = api_key_usable_get(key_hash=digest)
     if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
-        raise Unauthenticated()
-    if not api_key.is_usable() or not api_key.owner.is_active:
-        raise Unauthenticated()
-    if api_key.project is not None and api_key.project.is_archived:
         raise Unauthenticated()
     return api_key
 
