@@ -20,6 +20,9 @@ from orgs.tests.factories import (
     ProjectMemberFactory,
 )
 
+# The end-to-end fixtures (fake vLLM upstream, live provider and key).
+pytest_plugins = ["inference.testing.fixtures"]
+
 
 @pytest.fixture
 def default_org(db) -> Organization:

@@ -274,3 +274,54 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.role} ({self.public_id})".replace("  ", " ")
+
+
+class IdempotencyStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+
+
+class IdempotencyKey(models.Model):
+    """A client's `Idempotency-Key` for one route: the first request's outcome.
+
+    `scope` names the caller (a project key, or a user in a project) so that two
+    callers never share keys. While the first request runs, a retry is refused (409);
+    once it finished, a retry gets `result` back instead of doing the work again.
+    """
+
+    scope = models.CharField(max_length=64)
+    route = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    # SHA-256 of the request body: the same key with another body is a client error.
+    request_hash = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=16,
+        choices=IdempotencyStatus.choices,
+        default=IdempotencyStatus.IN_PROGRESS,
+    )
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # What to answer a retry: the route decides the shape (e.g. the stored items).
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "route", "key"], name="conv_idempotency_key_unique"
+            ),
+            _choices_check(
+                "status", IdempotencyStatus, "conv_idempotency_status_valid"
+            ),
+        ]
+        # Expiry sweeps.
+        indexes = [models.Index(fields=["created_at"], name="conv_idempotency_age_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.route} {self.key} ({self.status})"

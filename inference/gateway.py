@@ -8,6 +8,8 @@ byte), then relay: a stream event by event, or a whole JSON answer.
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
@@ -23,6 +25,7 @@ from inference.payloads import (
     upstream_body,
 )
 from inference.streaming import StreamState, first_event_valid, relay
+from janserver import background
 from janserver.auth import Principal, arequire
 from janserver.errors import (
     APIError,
@@ -60,7 +63,7 @@ async def handle(
         account.finish(status=status_for(error.status), http_status=error.status)
         raise
     if payload.stream:
-        return _stream_response(opened, payload, account, route)
+        return stream_response(opened, payload, account, route)
     return await _json_response(opened, account)
 
 
@@ -145,9 +148,14 @@ def _failed(route: Route, kind: str, error: APIError) -> APIError:
 MAX_JSON_BODY = 64 * 1024 * 1024
 
 
-async def _json_response(
+async def read_json(
     opened: upstream.OpenStream, account: Accounting
-) -> HttpResponse:
+) -> tuple[bytes, dict[str, Any]]:
+    """Read a whole (non-stream) upstream answer and record its usage.
+
+    Returns the body as received and its parsed JSON object; raises UpstreamError (502)
+    for an oversized or non-JSON answer.
+    """
     parts, size = [], 0
     try:
         async for chunk in opened.chunks():
@@ -163,23 +171,63 @@ async def _json_response(
     body = b"".join(parts)
     try:
         data = json.loads(body)
-        usage_data = data.get("usage") if isinstance(data, dict) else None
     except ValueError:
+        data = None
+    if not isinstance(data, dict):
         account.finish(status=UsageStatus.UPSTREAM_ERROR, http_status=502)
-        raise UpstreamError() from None
+        raise UpstreamError()
+    usage_data = data.get("usage")
     account.first_sent()
-    account.finish(status=UsageStatus.OK, http_status=200, usage_data=usage_data)
+    account.finish(
+        status=UsageStatus.OK,
+        http_status=200,
+        usage_data=usage_data if isinstance(usage_data, dict) else None,
+    )
+    return body, data
+
+
+async def _json_response(
+    opened: upstream.OpenStream, account: Accounting
+) -> HttpResponse:
+    body, _data = await read_json(opened, account)
     return HttpResponse(body, content_type="application/json")
 
 
-def _stream_response(
+@dataclass
+class StreamOutcome:
+    """How a relayed stream ended, for a StreamObserver."""
+
+    state: StreamState
+    disconnected: bool
+
+
+class StreamObserver(Protocol):
+    """Watches a relayed stream: conversation storage and the like.
+
+    `prefix()` is sent before the upstream's events; `feed()` sees every batch of
+    events as relayed; `finish()` runs once at the end — before the response ends when
+    the stream ran to its end, in a background task (janserver.background) when the
+    client went away.
+    """
+
+    def prefix(self) -> bytes: ...
+
+    def feed(self, events: bytes) -> None: ...
+
+    async def finish(self, outcome: StreamOutcome) -> None: ...
+
+
+def stream_response(
     opened: upstream.OpenStream,
     payload: InferenceRequest,
     account: Accounting,
     route: Route,
+    observer: StreamObserver | None = None,
 ) -> StreamingHttpResponse:
+    """The SSE response relaying an opened upstream stream."""
     response = StreamingHttpResponse(
-        _relay_stream(opened, payload, account, route), content_type="text/event-stream"
+        _relay_stream(opened, payload, account, route, observer),
+        content_type="text/event-stream",
     )
     for name, value in SSE_HEADERS.items():
         response[name] = value
@@ -191,12 +239,17 @@ async def _relay_stream(
     payload: InferenceRequest,
     account: Accounting,
     route: Route,
+    observer: StreamObserver | None = None,
 ) -> AsyncIterator[bytes]:
     state = StreamState(strip_usage=not payload.wants_usage)
     metrics.stream_started(payload.model, route.provider_name)
     disconnected = True
     try:
+        if observer is not None:
+            yield observer.prefix()
         async for part in relay(opened.read, state, on_event=account.first_sent):
+            if observer is not None:
+                observer.feed(part)
             yield part
         disconnected = False
     finally:
@@ -221,3 +274,9 @@ async def _relay_stream(
             completion_tokens_seen=state.completion_tokens_seen,
             disconnected=disconnected,
         )
+        if observer is not None:
+            outcome = StreamOutcome(state=state, disconnected=disconnected)
+            if disconnected:
+                background.spawn(observer.finish(outcome), name="stream-finish")
+            else:
+                await observer.finish(outcome)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from asgiref.sync import sync_to_async
 
 from inference import upstream, usage
-from janserver import auth
+from janserver import auth, background
 from janserver.boundary import Message, Receive, Scope, Send
 
 logger = logging.getLogger("janserver.lifespan")
@@ -46,6 +46,7 @@ async def _shutdown() -> None:
     """Run every step even if one fails; then report what failed."""
     failed: list[str] = []
     steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+        ("background tasks", _drain_background),
         ("usage flusher", usage.astop),
         ("usage records", usage.aflush),
         ("API key last_used_at", sync_to_async(auth.flush_key_usage)),
@@ -62,3 +63,14 @@ async def _shutdown() -> None:
         failed.append(f"{unwritten} usage records not written (logged instead)")
     if failed:
         raise RuntimeError("Shutdown incomplete: " + "; ".join(failed))
+
+
+# Background work (saving a disconnected stream's turn, background responses) gets this
+# long to end before the rest of the shutdown runs; what remains is cancelled.
+BACKGROUND_DRAIN_SECONDS = 20.0
+
+
+async def _drain_background() -> None:
+    left = await background.drain(BACKGROUND_DRAIN_SECONDS)
+    if left:
+        raise RuntimeError(f"{left} background tasks were cancelled")

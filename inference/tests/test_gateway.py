@@ -10,7 +10,7 @@ import pytest
 from inference import catalog, usage
 from inference.models import UsageRecord
 from inference.testing.fake_vllm import refusing_url
-from inference.tests.conftest import MODEL, make_provider
+from inference.testing.fixtures import MODEL, make_provider
 
 pytestmark = pytest.mark.server
 

@@ -1,4 +1,8 @@
-"""Fixtures for end-to-end inference tests: a real gateway and a real fake vLLM upstream.
+"""Pytest fixtures for end-to-end tests: a real gateway and a real fake vLLM upstream.
+
+Loaded for every test package through `pytest_plugins` in the root conftest.py:
+`fake` (session-wide fake upstream), `clean_state`, `live` (a provider on the fake and
+a project key, with `Live` helpers), and `make_provider` for tests that need more.
 
 The gateway is uvicorn serving janserver.asgi in a background thread of the test
 process, over the test database (transactional tests, so its threads see the rows).

@@ -1,0 +1,218 @@
+"""Rebuild the assistant message from a chat completion, streamed or whole.
+
+The relay forwards upstream bytes untouched; features that store or re-shape the
+answer (conversation-aware completions, the Responses API) also need the message
+itself. `ChatAssembler` parses chat completion chunks (choice 0) into per-chunk
+deltas and accumulates the final message: content, reasoning (vLLM's
+`reasoning_content`, or `reasoning`), tool calls merged by `index`, finish reason and
+usage.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+_DATA = b"data:"
+_DONE = b"[DONE]"
+
+
+@dataclass
+class ToolCall:
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+    def as_openai(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass
+class ToolCallDelta:
+    """One fragment of a tool call; `id` and `name` come with its first fragment."""
+
+    index: int
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class Delta:
+    """What one chunk added to choice 0."""
+
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)
+    finish_reason: str | None = None
+
+
+@dataclass
+class ChatAssembler:
+    """Accumulates the assistant message of choice 0 (see the module docstring)."""
+
+    content_parts: list[str] = field(default_factory=list)
+    reasoning_parts: list[str] = field(default_factory=list)
+    tool_calls: dict[int, ToolCall] = field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    completion_id: str | None = None
+    _tail: bytes = field(default=b"", repr=False)
+
+    @property
+    def content(self) -> str:
+        return "".join(self.content_parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.content_parts or self.reasoning_parts or self.tool_calls)
+
+    def calls(self) -> list[ToolCall]:
+        """The tool calls in index order."""
+        return [self.tool_calls[index] for index in sorted(self.tool_calls)]
+
+    def message(self, *, with_reasoning: bool = True) -> dict[str, Any]:
+        """The OpenAI assistant message assembled so far."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if with_reasoning and self.reasoning_parts:
+            message["reasoning_content"] = self.reasoning
+        if self.tool_calls:
+            message["tool_calls"] = [call.as_openai() for call in self.calls()]
+        return message
+
+    def feed(self, data: bytes) -> list[Delta]:
+        """Take SSE bytes (any split); return the deltas of the complete events in it."""
+        data = self._tail + data if self._tail else data
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._tail = data
+            return []
+        complete, self._tail = data[:end], data[end + 2 :]
+        deltas = []
+        for event in complete.split(b"\n\n"):
+            chunk = _event_json(event)
+            if chunk is not None:
+                delta = self.feed_chunk(chunk)
+                if delta is not None:
+                    deltas.append(delta)
+        return deltas
+
+    def feed_chunk(self, chunk: dict[str, Any]) -> Delta | None:
+        """Take one parsed `chat.completion.chunk`; return what it added, if anything."""
+        if self.completion_id is None and isinstance(chunk.get("id"), str):
+            self.completion_id = chunk["id"]
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        choice = _choice_zero(chunk)
+        if choice is None:
+            return None
+        delta_data = choice.get("delta")
+        delta = Delta(finish_reason=_str_or_none(choice.get("finish_reason")))
+        if isinstance(delta_data, dict):
+            delta.content = _text(delta_data.get("content"))
+            delta.reasoning = _text(
+                delta_data.get("reasoning_content") or delta_data.get("reasoning")
+            )
+            delta.tool_calls = self._tool_call_deltas(delta_data.get("tool_calls"))
+        self._add(delta)
+        return delta
+
+    def feed_completion(self, completion: dict[str, Any]) -> None:
+        """Take a whole (non-stream) `chat.completion`."""
+        if isinstance(completion.get("id"), str):
+            self.completion_id = completion["id"]
+        if isinstance(completion.get("usage"), dict):
+            self.usage = completion["usage"]
+        choice = _choice_zero(completion)
+        if choice is None:
+            return
+        message = choice.get("message")
+        delta = Delta(finish_reason=_str_or_none(choice.get("finish_reason")))
+        if isinstance(message, dict):
+            delta.content = _text(message.get("content"))
+            delta.reasoning = _text(
+                message.get("reasoning_content") or message.get("reasoning")
+            )
+            calls = message.get("tool_calls")
+            if isinstance(calls, list):
+                calls = [
+                    {**call, "index": position}
+                    for position, call in enumerate(calls)
+                    if isinstance(call, dict)
+                ]
+            delta.tool_calls = self._tool_call_deltas(calls)
+        self._add(delta)
+
+    def _add(self, delta: Delta) -> None:
+        if delta.content:
+            self.content_parts.append(delta.content)
+        if delta.reasoning:
+            self.reasoning_parts.append(delta.reasoning)
+        if delta.finish_reason:
+            self.finish_reason = delta.finish_reason
+
+    def _tool_call_deltas(self, calls: Any) -> list[ToolCallDelta]:
+        if not isinstance(calls, list):
+            return []
+        deltas = []
+        for call in calls:
+            if not isinstance(call, dict):
+                continue
+            index = call.get("index")
+            if not isinstance(index, int) or isinstance(index, bool):
+                index = len(self.tool_calls)
+            function = call.get("function")
+            function = function if isinstance(function, dict) else {}
+            current = self.tool_calls.setdefault(index, ToolCall(index=index))
+            call_id = _text(call.get("id"))
+            name = _text(function.get("name"))
+            arguments = _text(function.get("arguments"))
+            if call_id and not current.id:
+                current.id = call_id
+            if name and not current.name:
+                current.name = name
+            current.arguments += arguments
+            deltas.append(
+                ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments)
+            )
+        return deltas
+
+
+def _event_json(event: bytes) -> dict[str, Any] | None:
+    for line in event.split(b"\n"):
+        if line.startswith(_DATA):
+            payload = line[5:].strip()
+            if payload == _DONE:
+                return None
+            try:
+                value = json.loads(payload)
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def _choice_zero(chunk: dict[str, Any]) -> dict[str, Any] | None:
+    choices = chunk.get("choices")
+    if not isinstance(choices, list):
+        return None
+    for choice in choices:
+        if isinstance(choice, dict) and choice.get("index", 0) == 0:
+            return choice
+    return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
