@@ -126,8 +126,8 @@ def item_page(
 ) -> tuple[list[Item], bool]:
     """Return one page of a conversation's items by position, and whether more follow.
 
-    Two queries at most, whatever the conversation's size: the cursor's position, then
-    the page, read along the (conversation, position) index. `after` must be an item
+    Three queries at most, whatever the conversation's size: the cursor's position, the
+    page's positions (from the (conversation, position) index alone), then its rows. `after` must be an item
     of this conversation (InvalidRequest otherwise).
     """
     items = Item.objects.filter(conversation=conversation)
@@ -145,8 +145,21 @@ def item_page(
             {"position__lt": cursor} if descending else {"position__gt": cursor}
         )
         items = items.filter(**bound)
-    ordered = items.order_by("-position" if descending else "position")
-    rows = list(ordered[: limit + 1])
+    ordering = "-position" if descending else "position"
+    # The page's positions come from the index alone (an index-only scan on
+    # PostgreSQL); then only the rows between its first and last position are read.
+    positions = list(
+        items.order_by(ordering).values_list("position", flat=True)[: limit + 1]
+    )
+    if not positions:
+        return [], False
+    rows = list(
+        Item.objects.filter(
+            conversation=conversation,
+            position__gte=min(positions[0], positions[-1]),
+            position__lte=max(positions[0], positions[-1]),
+        ).order_by(ordering)
+    )
     return rows[:limit], len(rows) > limit
 
 

@@ -7,11 +7,10 @@ byte), then relay: a stream event by event, or a whole JSON answer.
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 
 from inference import catalog, metrics, routing, upstream
 from inference.accounting import Accounting, status_for
@@ -24,7 +23,7 @@ from inference.payloads import (
     parse,
     upstream_body,
 )
-from inference.streaming import StreamState, first_event_valid, relay
+from inference.streaming import StreamState, Write, first_event_valid, relay
 from janserver import background
 from janserver.auth import Principal, arequire
 from janserver.errors import (
@@ -36,6 +35,7 @@ from janserver.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from janserver.pumped import PumpedResponse
 
 logger = logging.getLogger("janserver.gateway")
 
@@ -44,7 +44,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 async def handle(
     request: HttpRequest, endpoint: Endpoint
-) -> HttpResponse | StreamingHttpResponse:
+) -> HttpResponse | PumpedResponse:
     """Serve one inference request (see the module docstring)."""
     principal = await arequire(request, access="project")
     payload = parse(request.body, endpoint)
@@ -223,43 +223,47 @@ def stream_response(
     account: Accounting,
     route: Route,
     observer: StreamObserver | None = None,
-) -> StreamingHttpResponse:
+) -> PumpedResponse:
     """The SSE response relaying an opened upstream stream."""
-    response = StreamingHttpResponse(
-        _relay_stream(opened, payload, account, route, observer),
-        content_type="text/event-stream",
+    relayed = _Relayed(opened, payload, account, route, observer)
+    return PumpedResponse(
+        relayed.pump, content_type="text/event-stream", headers=SSE_HEADERS
     )
-    for name, value in SSE_HEADERS.items():
-        response[name] = value
-    return response
 
 
-async def _relay_stream(
-    opened: upstream.OpenStream,
-    payload: InferenceRequest,
-    account: Accounting,
-    route: Route,
-    observer: StreamObserver | None = None,
-) -> AsyncIterator[bytes]:
-    state = StreamState(strip_usage=not payload.wants_usage)
-    metrics.stream_started(payload.model, route.provider_name)
-    disconnected = True
-    try:
-        if observer is not None:
-            yield observer.prefix()
-        async for part in relay(opened.read, state, on_event=account.first_sent):
-            if observer is not None:
-                observer.feed(part)
-            yield part
-        disconnected = False
-    finally:
-        await opened.aclose()
-        metrics.stream_finished(payload.model, route.provider_name)
+@dataclass(slots=True)
+class _Relayed:
+    opened: upstream.OpenStream
+    payload: InferenceRequest
+    account: Accounting
+    route: Route
+    observer: StreamObserver | None
+
+    def on_events(self, events: bytes) -> None:
+        self.account.first_sent()
+        if self.observer is not None:
+            self.observer.feed(events)
+
+    async def pump(self, write: Write) -> None:
+        state = StreamState(strip_usage=not self.payload.wants_usage)
+        metrics.stream_started(self.payload.model, self.route.provider_name)
+        disconnected = True
+        try:
+            if self.observer is not None:
+                await write(self.observer.prefix())
+            await relay(self.opened.read, state, write, self.on_events)
+            disconnected = False
+        finally:
+            await self.opened.aclose()
+            await self._finish(state, disconnected)
+
+    async def _finish(self, state: StreamState, disconnected: bool) -> None:
+        metrics.stream_finished(self.payload.model, self.route.provider_name)
         if state.error is not None and not disconnected:
             kind = (
                 "timeout" if isinstance(state.error, UpstreamTimeout) else "disconnect"
             )
-            metrics.upstream_error(route.provider_name, kind)
+            metrics.upstream_error(self.route.provider_name, kind)
         status = (
             UsageStatus.DISCONNECTED
             if disconnected
@@ -267,16 +271,16 @@ async def _relay_stream(
             if state.error
             else UsageStatus.OK
         )
-        account.finish(
+        self.account.finish(
             status=status,
             http_status=200,
             usage_data=state.usage,
             completion_tokens_seen=state.completion_tokens_seen,
             disconnected=disconnected,
         )
-        if observer is not None:
+        if self.observer is not None:
             outcome = StreamOutcome(state=state, disconnected=disconnected)
             if disconnected:
-                background.spawn(observer.finish(outcome), name="stream-finish")
+                background.spawn(self.observer.finish(outcome), name="stream-finish")
             else:
-                await observer.finish(outcome)
+                await self.observer.finish(outcome)

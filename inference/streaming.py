@@ -6,7 +6,7 @@ the client did not ask for usage), `[DONE]`, error events and garbage.
 """
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,38 +124,43 @@ def _json(event: bytes) -> dict[str, Any] | None:
 
 
 # relay() reads with read(wait): the next bytes, b"" at the end, or None when nothing
-# came within `wait` seconds (time for a heartbeat); failures raise APIError.
+# came within `wait` seconds (time for a heartbeat); failures raise APIError. It
+# writes with write(data), straight to the client (janserver.pumped).
 Read = Callable[[float], Awaitable[bytes | None]]
+Write = Callable[[bytes], Awaitable[None]]
 
 
 async def relay(
     read: Read,
     state: StreamState,
-    on_event: Callable[[], None] | None = None,
-) -> AsyncIterator[bytes]:
-    """Yield what to send the client: relayed events, heartbeats, or one error event.
+    write: Write,
+    on_events: Callable[[bytes], None] | None = None,
+) -> None:
+    """Write what the client gets: relayed events, heartbeats, or one error event.
 
-    The caller closes the upstream when this generator ends (also when it is cancelled).
+    `on_events` sees each batch of events before it is written. The caller closes the
+    upstream when this returns or raises (also when it is cancelled).
     """
+    heartbeat = settings.SSE_HEARTBEAT_SECONDS
     while True:
         try:
-            chunk = await read(settings.SSE_HEARTBEAT_SECONDS)
+            chunk = await read(heartbeat)
         except APIError as error:
             state.error = error
             break
         if chunk is None:
-            yield HEARTBEAT
+            await write(HEARTBEAT)
             continue
         if not chunk:
             break
         out = state.feed(chunk)
         if out:
-            if on_event is not None:
-                on_event()
-            yield out
+            if on_events is not None:
+                on_events(out)
+            await write(out)
         if state.error is not None:
             break
     if state.error is None and not state.done:
         state.error = UpstreamError("The model server closed the stream early.")
     if state.error is not None:
-        yield error_event(state.error)
+        await write(error_event(state.error))

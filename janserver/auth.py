@@ -5,6 +5,7 @@ janserver.auth_cache, which every change to a key, user or session invalidates.
 """
 
 import asyncio
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -213,8 +214,31 @@ async def aauthenticate(request: HttpRequest) -> Principal | None:
         return None
     step = _resolve(credential)
     if isinstance(step, tuple | _Pending):
-        step = await db.run(_finish, step)
+        step = await _afinish(step)
     return _check(step)
+
+
+# Lookups on their way to the database, by what they look up: when a cache entry
+# expires under load, the requests presenting that credential share one query instead
+# of queueing one each behind the database thread.
+_inflight: dict[tuple[str, ...], "asyncio.Future[Any]"] = {}
+
+
+async def _afinish(step: Any) -> Principal | None:
+    pending, token = step if isinstance(step, tuple) else (step, None)
+    key = (pending.kind, pending.value, str(token.get("sub", "")) if token else "")
+    lookup = _inflight.get(key)
+    if lookup is None:
+        # A task of its own: a requester that goes away does not cancel the others'.
+        lookup = _inflight[key] = asyncio.ensure_future(db.run(_finish, step))
+        lookup.add_done_callback(functools.partial(_lookup_done, key))
+    return await asyncio.shield(lookup)
+
+
+def _lookup_done(key: tuple[str, ...], lookup: "asyncio.Future[Any]") -> None:
+    _inflight.pop(key, None)
+    if not lookup.cancelled():
+        lookup.exception()  # retrieved: its requesters may all have gone away
 
 
 # last_used_at is written in batches, at most once a minute per process.

@@ -41,14 +41,30 @@ def running() -> int:
     return len(_running)
 
 
+# After the drain's deadline, cancelled tasks (and what they spawn to record how they
+# ended) get this long to finish.
+CANCEL_GRACE_SECONDS = 5.0
+
+
 async def drain(seconds: float) -> int:
-    """Wait up to `seconds` for the spawned tasks of this loop; return how many
-    were still running (those are cancelled)."""
-    loop = asyncio.get_running_loop()
-    mine = {task for task in _running if task.get_loop() is loop}
-    if not mine:
-        return 0
-    _done, pending = await asyncio.wait(mine, timeout=seconds)
+    """Wait up to `seconds` for this loop's spawned tasks; return how many had to be
+    cancelled. Cancelled tasks, and tasks spawned meanwhile, get a short grace period
+    to record how they ended."""
+    pending = await _wait_mine(seconds)
     for task in pending:
         task.cancel()
+    if pending:
+        await _wait_mine(CANCEL_GRACE_SECONDS)
     return len(pending)
+
+
+async def _wait_mine(seconds: float) -> set[asyncio.Task[Any]]:
+    """Wait until no task of this loop is running (new ones included), or `seconds`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        mine = {task for task in _running if task.get_loop() is loop}
+        remaining = deadline - loop.time()
+        if not mine or remaining <= 0:
+            return mine
+        await asyncio.wait(mine, timeout=remaining)

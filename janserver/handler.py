@@ -19,6 +19,8 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import Resolver404, ResolverMatch, get_resolver, set_script_prefix
 
+from janserver.pumped import PumpedResponse, send_pumped
+
 _MAX_CACHED_PATHS = 4096
 
 
@@ -60,6 +62,13 @@ class JanserverASGIHandler(ASGIHandler):
             return super().resolve_request(request)
         request.resolver_match = match
         return match
+
+    async def send_response(self, response: Any, send: Any) -> None:
+        """Send a PumpedResponse without Django's per-part generator layers."""
+        if isinstance(response, PumpedResponse):
+            await send_pumped(response, send)
+        else:
+            await super().send_response(response, send)
 
     async def handle_async_view(
         self, scope: dict[str, Any], receive: Any, send: Any

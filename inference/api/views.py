@@ -1,12 +1,13 @@
 """Async views of the OpenAI inference routes."""
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from inference import catalog, gateway
 from inference.payloads import CHAT, COMPLETIONS
 from janserver.auth import arequire
+from janserver.pumped import PumpedResponse
 
 
 def _provider_data(request: HttpRequest) -> bool:
@@ -34,11 +35,11 @@ async def model_detail(request: HttpRequest, model_id: str) -> JsonResponse:
 @require_POST
 async def chat_completions(
     request: HttpRequest,
-) -> HttpResponse | StreamingHttpResponse:
+) -> HttpResponse | PumpedResponse:
     return await gateway.handle(request, CHAT)
 
 
 @csrf_exempt
 @require_POST
-async def completions(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+async def completions(request: HttpRequest) -> HttpResponse | PumpedResponse:
     return await gateway.handle(request, COMPLETIONS)

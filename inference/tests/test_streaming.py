@@ -86,7 +86,13 @@ def _reader(*items, pause=0.0):
 
 
 async def collect(read, state):
-    return [part async for part in relay(read, state)]
+    parts = []
+
+    async def write(data):
+        parts.append(data)
+
+    await relay(read, state, write)
+    return parts
 
 
 async def test_relay_ends_with_one_error_event_and_no_done_on_failure():

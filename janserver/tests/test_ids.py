@@ -1,0 +1,69 @@
+"""Public ids: format, uniqueness, and a random pool that is never shared."""
+
+import os
+import re
+import threading
+from collections import Counter
+
+import pytest
+
+from janserver import ids
+
+
+@pytest.mark.parametrize(
+    ("make", "prefix", "length"),
+    [
+        (ids.new_org_id, "org", ids.SHORT_LENGTH),
+        (ids.new_key_id, "key", ids.SHORT_LENGTH),
+        (ids.new_conversation_id, "conv", ids.LONG_LENGTH),
+        (ids.new_item_id, "msg", ids.LONG_LENGTH),
+        (ids.new_response_id, "resp", ids.LONG_LENGTH),
+        (ids.new_request_id, "req", ids.SHORT_LENGTH),
+    ],
+)
+def test_ids_are_a_prefix_and_lowercase_alphanumerics(make, prefix, length):
+    assert re.fullmatch(rf"{prefix}_[0-9a-z]{{{length}}}", make())
+
+
+def test_ids_do_not_repeat_and_use_every_symbol_evenly():
+    made = [ids.random_string(42) for _ in range(5_000)]
+    assert len(set(made)) == len(made)
+    counts = Counter("".join(made))
+    assert set(counts) == set(ids.ALPHABET)
+    expected = 42 * 5_000 / 36
+    # 210,000 draws: each symbol's share stays well within 5 % of uniform.
+    assert all(abs(n - expected) < 0.05 * expected for n in counts.values())
+
+
+def test_threads_draw_different_ids():
+    made: list[str] = []
+    lock = threading.Lock()
+
+    def draw() -> None:
+        mine = [ids.random_string(24) for _ in range(500)]
+        with lock:
+            made.extend(mine)
+
+    threads = [threading.Thread(target=draw) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(made)) == 2_000
+
+
+def test_a_forked_child_does_not_repeat_its_parents_ids():
+    """The pool of random bytes is dropped in a forked child (gunicorn workers)."""
+    ids.random_string(24)  # the parent's pool now holds unused bytes
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id and leave at once
+        os.close(read_end)
+        os.write(write_end, ids.random_string(24).encode())
+        os._exit(0)
+    os.close(write_end)
+    child_id = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert child_id != ids.random_string(24)
+    assert len(child_id) == 24
