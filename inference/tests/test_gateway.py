@@ -336,6 +336,31 @@ def test_heartbeats_fill_long_silences(live, settings):
     assert sse_events(response)[-1] == b"data: [DONE]"
 
 
+def test_an_upstream_silent_past_the_idle_timeout_ends_with_one_error_event(
+    live, settings
+):
+    """Heartbeats while the upstream is silent, then upstream_timeout, no [DONE]."""
+    settings.SSE_HEARTBEAT_SECONDS = 0.1
+    settings.UPSTREAM_IDLE_TIMEOUT_SECONDS = 0.5
+    started = time.monotonic()
+    response = live.post(
+        "/v1/chat/completions",
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "x"}],
+            "stream": True,
+            "fake": {"mode": "stall_mid_stream", "drop_after": 2},
+        },
+    )
+    elapsed = time.monotonic() - started
+    events = sse_events(response)
+    assert response.content.count(b": keep-alive\n\n") >= 2
+    assert json.loads(events[-1][6:])["error"]["code"] == "upstream_timeout"
+    assert b"data: [DONE]" not in events
+    assert 0.5 <= elapsed < 3
+    assert _wait_for(lambda: live.fake.recorder.last.outcome == "disconnected")
+
+
 def _wait_for(predicate, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

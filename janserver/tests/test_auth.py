@@ -1,5 +1,7 @@
 """API-key and JWT authentication: one 401 for every bad credential, zero queries warm."""
 
+import asyncio
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -10,6 +12,7 @@ from django.utils import timezone
 
 from accounts.tokens import tokens_issue
 from janserver import auth, auth_cache
+from janserver.errors import Unauthenticated
 from orgs.models import ApiKey
 from orgs.services import api_key_revoke, project_archive
 
@@ -274,3 +277,36 @@ def test_principal_user_matches_the_database_row(project_key, user):
     for field in auth.USER_FIELDS:
         assert getattr(rebuilt, field) == getattr(user, field), field
     assert not rebuilt._state.adding
+
+
+async def test_concurrent_misses_share_one_database_lookup(monkeypatch):
+    """When a key's cache entry expires under load, its requests share one query."""
+    auth_cache.cache().clear()
+    calls = []
+
+    def slow_load(key_hash):
+        calls.append(key_hash)
+        time.sleep(0.05)
+        return  # an unknown key
+
+    monkeypatch.setattr(auth, "_load_key_principal", slow_load)
+    request = mock.Mock(headers={"Authorization": "Bearer sk-project_" + "a" * 48})
+    results = await asyncio.gather(
+        *(auth.aauthenticate(request) for _ in range(20)), return_exceptions=True
+    )
+    assert len(calls) == 1
+    assert all(isinstance(result, Unauthenticated) for result in results)
+    assert auth._inflight == {}
+    auth_cache.cache().clear()
+
+
+async def test_a_requester_going_away_does_not_cancel_the_shared_lookup(monkeypatch):
+    auth_cache.cache().clear()
+    monkeypatch.setattr(auth, "_load_key_principal", lambda key_hash: None)
+    request = mock.Mock(headers={"Authorization": "Bearer sk-project_" + "b" * 48})
+    first = asyncio.ensure_future(auth.aauthenticate(request))
+    await asyncio.sleep(0)
+    first.cancel()
+    with pytest.raises(Unauthenticated):
+        await auth.aauthenticate(request)
+    auth_cache.cache().clear()
