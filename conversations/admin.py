@@ -5,7 +5,13 @@ from django.db.models import QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
-from conversations.models import Conversation, Item, Response, Workspace
+from conversations.models import (
+    Conversation,
+    IdempotencyKey,
+    Item,
+    Response,
+    Workspace,
+)
 from conversations.services import conversation_delete
 
 # A conversation may hold many thousands of items; its page shows the newest ones.
@@ -138,3 +144,22 @@ class ResponseAdmin(ReadOnlyMixin, admin.ModelAdmin):
         related = ("api_key", "conversation", "previous_response")
         queryset = super().get_queryset(request)
         return queryset.select_related(*self.list_select_related, *related)
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        *("key", "route", "scope", "status", "conversation"),
+        *("created_at", "completed_at"),
+    )
+    list_filter = ("status", "route")
+    list_select_related = ("conversation",)
+    search_fields = ("key", "scope", "conversation__public_id")
+    ordering = ("-created_at",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        *("key", "route", "scope", "request_hash", "status", "conversation"),
+        *("result", "created_at", "completed_at"),
+    )
+    readonly_fields = fields

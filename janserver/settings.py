@@ -334,6 +334,15 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Conversations: the longest text accepted in one item or workspace instruction.
 CONVERSATION_TEXT_MAX_CHARS = env_int("CONVERSATION_TEXT_MAX_CHARS", 100_000)
 
+# Responses API: how long a background response's events stay resumable, the most
+# input items one request may carry and context items (conversation or
+# previous_response_id history) sent to the model, and how long a resumed stream
+# waits for the next event of a runner before giving up.
+RESPONSES_EVENT_TTL_SECONDS = 600
+RESPONSES_MAX_INPUT_ITEMS = 1000
+RESPONSES_MAX_CONTEXT_ITEMS = 1000
+RESPONSES_REPLAY_IDLE_SECONDS = UPSTREAM_IDLE_TIMEOUT_SECONDS + 60.0
+
 # Tenancy.
 INVITE_REDIRECT_URL = env_str("INVITE_REDIRECT_URL", "http://localhost:3000/invite")
 ORGANIZATION_ADMIN_EMAILS = [e.lower() for e in env_list("ORGANIZATION_ADMIN_EMAILS")]

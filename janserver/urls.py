@@ -27,6 +27,8 @@ urlpatterns = [
     # Before inference.api.urls, whose models/<path:model_id> would catch it.
     path("v1/", include((provider_urls.urlpatterns, "model_providers"))),
     path("v1/", include("conversations.api.urls")),
+    path("v1/", include("conversations.api.response_urls")),
+    path("v1/", include("conversations.api.completion_urls")),
     path("v1/", include("inference.api.urls")),
     path("metrics", metrics_view.scrape_metrics, name="metrics"),
 ]

@@ -19,7 +19,7 @@ WORKSPACE_NAME_MAX_CHARS = 50
 
 def text_max_chars() -> int:
     """Return the longest text one field of an item may hold."""
-    return int(getattr(settings, "CONVERSATION_TEXT_MAX_CHARS", 100_000))
+    return int(settings.CONVERSATION_TEXT_MAX_CHARS)
 
 
 def as_object(value: Any, param: str) -> dict[str, Any]:

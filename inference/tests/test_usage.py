@@ -39,7 +39,11 @@ def dropped_total() -> float:
 
 
 def inserts(queries: CaptureQueriesContext) -> int:
-    return sum(q["sql"].lstrip().upper().startswith("INSERT") for q in queries)
+    """INSERT statements run (Django logs an executemany as "N times: INSERT …")."""
+    return sum(
+        q["sql"].split(" times: ", 1)[-1].lstrip().upper().startswith("INSERT")
+        for q in queries
+    )
 
 
 async def wait_until_written(count: int) -> None:

@@ -1,0 +1,209 @@
+"""Conversation-aware streaming with `store: true` vs plain chat completions, in one run.
+
+    .venv/bin/python -m bench.conv_bench [--seconds 10] [--rounds 3] [--concurrency 64]
+                                         [--tokens 64] [--fresh]
+
+The gateway is one uvicorn worker pinned to core 1; the fake upstream and this load
+generator share core 0 (as in bench.inference_bench). Each round streams
+POST /v1/conv/chat/completions with `store: true` (each client continues its own
+conversation; `--fresh` starts a new one per request) and plain
+POST /v1/chat/completions with the same upstream settings, alternating; the median
+ratio of the rounds' streams/s is reported (target >= 80 %), with the load
+generator's CPU share (a saturated generator makes a round meaningless). The
+database is a fresh PostgreSQL database on the server of DATABASE_URL when it is
+set (dropped at the end), a temporary SQLite file otherwise.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+
+from bench.gateway import ROOT, _wait_ready, free_port, gateway_env, manage, project_key
+from bench.inference_bench import MODEL, Run, register, upstream
+
+
+@contextmanager
+def database(tmp: Path) -> Iterator[str]:
+    """Yield a DATABASE_URL: a new PostgreSQL database, or a SQLite file in `tmp`."""
+    server = os.environ.get("DATABASE_URL", "")
+    if not server.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{tmp / 'bench.sqlite3'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    base, _, _name = server.rpartition("/")
+    name = f"janserver_convbench_{secrets.token_hex(4)}"
+    admin = psycopg.connect(f"{base}/postgres", autocommit=True)
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        admin.execute(drop.format(sql.Identifier(name)))
+        admin.close()
+
+
+@contextmanager
+def gateway(core: int) -> Iterator[tuple[str, dict[str, str], int]]:
+    """Yield (base_url, env, pid) of a migrated gateway: one uvicorn worker on `core`."""
+    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp)) as url:
+        env = gateway_env(Path(tmp) / "unused.sqlite3")
+        env["DATABASE_URL"] = url
+        manage(env, "migrate", "--no-input")
+        port = free_port()
+        command = [
+            "taskset", "-c", str(core), sys.executable, "-m", "uvicorn", "janserver.asgi:application",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--loop", "uvloop", "--http", "httptools",
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(base_url)
+            yield base_url, env, process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def request_body(tokens: int, conversation: str | None, conv: bool) -> bytes:
+    payload: dict = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Tell me a story."}],
+        "stream": True,
+        "fake": {"tokens": tokens, "delay_ms": 0},
+    }
+    if conv:
+        payload["store"] = True
+        if conversation:
+            payload["conversation"] = conversation
+    return json.dumps(payload).encode()
+
+
+async def one(session, url, data, headers, run: Run) -> str | None:
+    """Stream one request; return the conversation id of its first event, if any."""
+    started, conversation, first, tail = time.perf_counter(), None, True, b""
+    async with session.post(url, data=data, headers=headers) as response:
+        if response.status != 200:
+            run.errors += 1
+            await response.read()
+            return None
+        async for chunk in response.content.iter_any():
+            if first:
+                run.ttfb.append(time.perf_counter() - started)
+                first = False
+                if chunk.startswith(b'data: {"conversation_id"'):
+                    head = chunk.split(b"\n\n", 1)[0]
+                    conversation = json.loads(head[6:])["conversation_id"]
+            run.events += chunk.count(b"data: {")
+            tail = (tail + chunk)[-16:]
+        if not tail.endswith(b"data: [DONE]\n\n"):
+            run.errors += 1
+            return None
+    run.requests += 1
+    return conversation
+
+
+async def load(url, headers, args, *, conv: bool, seconds: float) -> Run:
+    if not url.startswith("http://127.0.0.1"):
+        raise ValueError("load is only ever sent to 127.0.0.1")
+    run, deadline = Run(), time.monotonic() + seconds
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        conversation = None
+        while time.monotonic() < deadline:
+            data = request_body(args.tokens, None if args.fresh else conversation, conv)
+            try:
+                conversation = (
+                    await one(session, url, data, headers, run) or conversation
+                )
+            except aiohttp.ClientError:
+                run.errors += 1
+
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        started, cpu = time.monotonic(), time.process_time()
+        await asyncio.gather(*(worker(session) for _ in range(args.concurrency)))
+        run.seconds, run.cpu = time.monotonic() - started, time.process_time() - cpu
+    return run
+
+
+def report(name: str, run: Run) -> None:
+    print(f"  {name:<6} {run.rate:8.1f} streams/s  {run.event_rate:9.0f} ev/s  "
+          f"TTFB p50 {run.pct(0.5):6.1f} ms  errors {run.errors:<4} generator CPU {run.cpu_share:4.0%}")  # fmt: skip
+
+
+async def measure(base_url: str, headers: dict, args: argparse.Namespace) -> None:
+    plain_url = f"{base_url}/v1/chat/completions"
+    conv_url = f"{base_url}/v1/conv/chat/completions"
+    await load(plain_url, headers, args, conv=False, seconds=1)  # warm up
+    await load(conv_url, headers, args, conv=True, seconds=1)
+    ratios, stored = [], 0
+    for number in range(1, args.rounds + 1):
+        plain = await load(plain_url, headers, args, conv=False, seconds=args.seconds)
+        conv = await load(conv_url, headers, args, conv=True, seconds=args.seconds)
+        print(f"round {number}")
+        report("plain", plain)
+        report("conv", conv)
+        ratios.append(conv.rate / plain.rate)
+        stored += conv.requests
+    print(f"conversation-aware + store / plain streams/s: median {statistics.median(ratios):.1%} "
+          f"(target >= 80%; rounds {', '.join(f'{r:.1%}' for r in ratios)}); "
+          f"{stored} measured turns stored")  # fmt: skip
+
+
+def stored_items(env: dict[str, str]) -> str:
+    code = "from conversations.models import Item, Conversation\nprint(Conversation.objects.count(), Item.objects.count())"
+    return manage(env, "shell", "-c", code).strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument(
+        "--fresh", action="store_true", help="a new conversation per request"
+    )
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {0})
+    with upstream(core=0) as upstream_url, gateway(core=1) as (gateway_url, env, pid):
+        database = (
+            "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+        )
+        print(f"{database}, {args.concurrency} streams of {args.tokens} tokens, "
+              f"{args.rounds} rounds of {args.seconds:g} s, gateway pid {pid}")  # fmt: skip
+        register(env, upstream_url)
+        headers = {
+            "Authorization": f"Bearer {project_key(env)}",
+            "Content-Type": "application/json",
+        }
+        asyncio.run(measure(gateway_url, headers, args))
+        conversations, items = stored_items(env).split()
+        print(
+            f"stored: {conversations} conversations, {items} items (warm-up included)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Async views of the OpenAI Responses API (/v1/responses)."""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from conversations.api.serializers import NewestFirstListQuerySerializer, deleted_body
+from conversations.models import Response
+from conversations.responses import buffer, create, resume, selectors, services
+from conversations.responses.objects import record_from_row, response_object
+from conversations.selectors import PROJECT_HEADER, Caller, caller_get
+from inference.gateway import SSE_HEADERS
+from janserver import db
+from janserver.api.pagination import list_body
+from janserver.auth import arequire
+from janserver.errors import InvalidRequest
+
+
+def _sse(stream: Any) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(stream, content_type="text/event-stream")
+    for name, value in SSE_HEADERS.items():
+        response[name] = value
+    return response
+
+
+def _object(row: Response) -> JsonResponse:
+    return JsonResponse(response_object(record_from_row(row)))
+
+
+async def _caller(request: HttpRequest) -> Caller:
+    principal = await arequire(request, access="project")
+    return await db.run(
+        caller_get,
+        principal=principal,
+        project_public_id=request.headers.get(PROJECT_HEADER),
+    )
+
+
+async def _response(request: HttpRequest, response_id: str) -> Response:
+    caller = await _caller(request)
+    return await db.run(selectors.response_get, caller=caller, public_id=response_id)
+
+
+@csrf_exempt
+@require_POST
+async def responses_create(
+    request: HttpRequest,
+) -> HttpResponse | StreamingHttpResponse:
+    prepared = await create.prepare(request)
+    if prepared.request.background:
+        await create.start_background(prepared)
+        if prepared.request.stream:
+            return _sse(_replay(prepared.record.public_id, -1))
+        return JsonResponse(response_object(prepared.record))
+    run = await create.start_foreground(prepared)
+    if prepared.request.stream:
+        return _sse(resume.run_stream(run))
+    return JsonResponse(await create.run_to_end(run))
+
+
+def _replay(response_id: str, after: int) -> Any:
+    async def finished() -> bool:
+        row = (
+            await Response.objects.filter(public_id=response_id)
+            .values_list("status", flat=True)
+            .afirst()
+        )
+        return row is None or row not in ("queued", "in_progress")
+
+    return resume.replay(response_id, after, finished)
+
+
+def _starting_after(request: HttpRequest) -> int:
+    raw = request.GET.get("starting_after") or ""
+    if not raw:
+        return -1
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -2
+    if value < -1:
+        raise InvalidRequest(
+            "`starting_after` must be a sequence number.", param="starting_after"
+        )
+    return value
+
+
+async def _stream_stored(
+    row: Response, request: HttpRequest
+) -> HttpResponse | StreamingHttpResponse:
+    after = _starting_after(request)
+    if not row.background:
+        raise InvalidRequest(
+            "Only responses created with background=true can be streamed.",
+            param="stream",
+        )
+    finished = row.status not in ("queued", "in_progress")
+    if finished and not await buffer.event_buffer().exists(row.public_id):
+        raise InvalidRequest(
+            "The events of this response are no longer available.", param="stream"
+        )
+    return _sse(_replay(row.public_id, after))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "DELETE"])
+async def response_detail(
+    request: HttpRequest, response_id: str
+) -> HttpResponse | StreamingHttpResponse:
+    row = await _response(request, response_id)
+    if request.method == "DELETE":
+        await db.run(services.response_delete, response=row)
+        if row.status in ("queued", "in_progress"):
+            await buffer.cancel_broadcast(response_id)
+        return JsonResponse(deleted_body("response", response_id))
+    if request.GET.get("stream", "").lower() == "true":
+        return await _stream_stored(row, request)
+    return _object(row)
+
+
+@csrf_exempt
+@require_POST
+async def response_cancel(
+    request: HttpRequest, response_id: str
+) -> HttpResponse | StreamingHttpResponse:
+    row = await _response(request, response_id)
+    was_running = row.status in ("queued", "in_progress")
+    row = await db.run(services.response_cancel, response=row)
+    if was_running:
+        # Always through the channel layer: the runner may live in another process.
+        await buffer.cancel_broadcast(response_id)
+    return _object(row)
+
+
+@require_GET
+async def response_input_items(
+    request: HttpRequest, response_id: str
+) -> HttpResponse | StreamingHttpResponse:
+    row = await _response(request, response_id)
+    query = NewestFirstListQuerySerializer(data=request.GET)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    items, has_more = selectors.input_item_page(
+        response=row,
+        limit=data["limit"],
+        order=data["order"],
+        after=data.get("after") or data.get("last"),
+    )
+    return JsonResponse(list_body(items, has_more))

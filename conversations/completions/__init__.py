@@ -1,0 +1,1 @@
+"""Jan's conversation-aware chat completions: one turn relayed, then stored as items."""

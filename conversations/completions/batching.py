@@ -1,0 +1,129 @@
+"""Coalescing the database work of concurrent turns into few thread hops.
+
+Every db.run() is a hop to Django's one sync thread plus a connection checkout (a new
+connection on SQLite, as CONN_MAX_AGE is 0 under ASGI) and a commit; under load those,
+not the queries, cost the most. Work queued while a hop is in flight runs together in
+the next hop, in one transaction (a group commit). A runner takes a run of queued
+arguments and returns one outcome for each, isolating them from one another (a
+savepoint each, or turns_finish's own batching): a turn is never half-written.
+"""
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+from janserver import background, db
+
+MAX_BATCH = 128
+
+Outcome = tuple[bool, Any]  # (True, result) or (False, exception)
+Runner = Callable[[list[Any]], list[Outcome]]
+Entry = tuple[Runner, Any, asyncio.Future[Any], Callable[[Any], None] | None]
+
+
+class _Queue:
+    """The work waiting for the next hop, in one event loop."""
+
+    def __init__(self) -> None:
+        self.pending: list[Entry] = []
+        self.draining = False
+
+
+_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def each(calls: list[tuple[Callable[..., Any], dict[str, Any]]]) -> list[Outcome]:
+    """The runner of plain calls: `function(**kwargs)` each in its own savepoint."""
+    outcomes: list[Outcome] = []
+    for function, kwargs in calls:
+        try:
+            with transaction.atomic():
+                outcomes.append((True, function(**kwargs)))
+        except Exception as error:
+            outcomes.append((False, error))
+    return outcomes
+
+
+def _run_all(work: list[tuple[Runner, Any]]) -> list[Outcome]:
+    """Run queued work in one transaction; consecutive work of one runner together."""
+    outcomes: list[Outcome] = []
+    with transaction.atomic():
+        start = 0
+        while start < len(work):
+            runner, end = work[start][0], start + 1
+            while end < len(work) and work[end][0] is runner:
+                end += 1
+            outcomes += runner([argument for _, argument in work[start:end]])
+            start = end
+    return outcomes
+
+
+async def batched(
+    runner: Runner, argument: Any, *, orphan: Callable[[Any], None] | None = None
+) -> Any:
+    """Queue `argument` for `runner` in the next shared hop; return its result or
+    raise its exception.
+
+    `orphan(result)` is called instead when the caller was cancelled meanwhile (a
+    client that went away), to undo what nobody will use.
+    """
+    loop = asyncio.get_running_loop()
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = _Queue()
+    future: asyncio.Future[Any] = loop.create_future()
+    queue.pending.append((runner, argument, future, orphan))
+    if not queue.draining:
+        queue.draining = True
+        background.spawn(_drain(queue), name="conversation-db-batch")
+    return await future
+
+
+async def coalesced(
+    function: Callable[..., Any],
+    /,
+    *,
+    orphan: Callable[[Any], None] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Run the sync service `function(**kwargs)` in the next shared hop (see batched)."""
+    return await batched(each, (function, kwargs), orphan=orphan)
+
+
+def _settle(entry: Entry, outcome: Outcome) -> None:
+    _runner, _argument, future, orphan = entry
+    succeeded, value = outcome
+    if future.cancelled():
+        if succeeded and orphan is not None:
+            orphan(value)
+    elif succeeded:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+async def _drain(queue: _Queue) -> None:
+    batch: list[Entry] = []
+    try:
+        while queue.pending:
+            batch = queue.pending[:MAX_BATCH]
+            del queue.pending[:MAX_BATCH]
+            work = [(runner, argument) for runner, argument, _, _ in batch]
+            try:
+                outcomes = await db.run(_run_all, work)
+            except Exception as error:  # the hop or its commit failed: all of it
+                outcomes = [(False, error)] * len(batch)
+            for entry, outcome in zip(batch, outcomes, strict=True):
+                _settle(entry, outcome)
+    except BaseException:  # cancelled (shutdown): nobody will settle these
+        for _runner, _argument, future, _orphan in [*batch, *queue.pending]:
+            future.cancel()
+        queue.pending.clear()
+        raise
+    finally:
+        queue.draining = False

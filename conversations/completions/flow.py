@@ -1,0 +1,153 @@
+"""Serving one conversation-aware chat completion: check, resolve, relay, store.
+
+The same path as /v1/chat/completions (inference.gateway: model lookup, failover,
+usage record, stream relay), with the turn's conversation resolved before the
+upstream call and its items stored after the answer.
+"""
+
+import asyncio
+import functools
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from conversations.completions.batching import batched, coalesced
+from conversations.completions.bulk import turns_finish
+from conversations.completions.idempotency import Replay
+from conversations.completions.observer import TurnObserver, claim_release
+from conversations.completions.replay import replay_response
+from conversations.completions.requests import (
+    TurnRequest,
+    idempotency_key_get,
+    turn_request_parse,
+    with_instruction,
+)
+from conversations.completions.services import Reply, Turn, turn_begin
+from conversations.selectors import PROJECT_HEADER
+from inference import gateway
+from inference.accounting import Accounting, status_for
+from inference.assembly import ChatAssembler
+from inference.catalog import ModelEntry
+from inference.payloads import CHAT, check_context
+from janserver import background
+from janserver.auth import Principal
+from janserver.errors import APIError
+
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+async def turn_respond(
+    request: HttpRequest, principal: Principal
+) -> HttpResponse | StreamingHttpResponse:
+    """Answer one request (see the module docstring); a retry of a finished request
+    with the same Idempotency-Key gets the stored answer instead."""
+    key = idempotency_key_get(request.headers)
+    parsed = turn_request_parse(request.body, hashed=key is not None)
+    entry = await gateway.model_for(principal, parsed.payload.model)
+    check_context(parsed.payload, entry.context_length)
+    begun = await _begin(principal, request.headers.get(PROJECT_HEADER), parsed, key)
+    if isinstance(begun, Replay):
+        payload = parsed.payload
+        return replay_response(
+            begun.result, stream=payload.stream, wants_usage=payload.wants_usage
+        )
+    return await _guarded(request, principal, begun, parsed, entry)
+
+
+async def _begin(
+    principal: Principal, project: str | None, parsed: TurnRequest, key: str | None
+) -> Turn | Replay:
+    """Run turn_begin: in the event loop when it reads nothing (no key, no
+    conversation id, and a caller known from the credential alone: caller_get reads
+    a project only for a login user naming one), else in a shared database hop."""
+    begin = functools.partial(
+        turn_begin,
+        principal=principal,
+        project_public_id=project,
+        request=parsed,
+        idempotency_key=key,
+    )
+    reads_nothing = key is None and parsed.conversation_id is None
+    if reads_nothing and (principal.kind != "user" or not project):
+        return begin()
+    return await coalesced(begin, orphan=_orphaned)
+
+
+def _orphaned(begun: Turn | Replay) -> None:
+    """The client went away while its key was being claimed: release the claim."""
+    if isinstance(begun, Turn) and begun.claim is not None:
+        background.spawn(claim_release(begun.claim), name="idempotency-release")
+
+
+async def _guarded(
+    request: HttpRequest,
+    principal: Principal,
+    turn: Turn,
+    parsed: TurnRequest,
+    entry: ModelEntry,
+) -> HttpResponse | StreamingHttpResponse:
+    """Relay the turn; a failure before it was stored releases the key."""
+    try:
+        return await _relay(request, principal, turn, parsed, entry)
+    except asyncio.CancelledError:  # the client went away: release after this task
+        if turn.claim is not None:
+            background.spawn(claim_release(turn.claim), name="idempotency-release")
+        raise
+    except Exception:
+        if turn.claim is not None:
+            await claim_release(turn.claim)
+        raise
+
+
+async def _relay(
+    request: HttpRequest,
+    principal: Principal,
+    turn: Turn,
+    parsed: TurnRequest,
+    entry: ModelEntry,
+) -> HttpResponse | StreamingHttpResponse:
+    payload = with_instruction(
+        parsed.payload, instruction=turn.instruction, sticky_key=turn.conversation_id
+    )
+    account = Accounting(
+        principal=principal,
+        request_id=request.request_id,  # type: ignore[attr-defined]
+        endpoint=CHAT.name,
+        model=payload.model,
+        stream=payload.stream,
+    )
+    try:
+        route, opened = await gateway.open_with_failover(payload, entry, account)
+    except APIError as error:
+        account.finish(status=status_for(error.status), http_status=error.status)
+        raise
+    if payload.stream:
+        observer = TurnObserver(turn, model=payload.model)
+        return gateway.stream_response(opened, payload, account, route, observer)
+    _body, data = await gateway.read_json(opened, account)
+    if turn.store or turn.claim is not None:
+        reply = json_reply(data, turn.store_reasoning)
+        await batched(turns_finish, (turn, reply))
+    data["metadata"] = turn.metadata()
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return HttpResponse(body.encode(), content_type="application/json")
+
+
+def _without_reasoning(completion: dict[str, Any]) -> dict[str, Any]:
+    choices = []
+    for choice in completion.get("choices") or []:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict):
+            kept = {k: v for k, v in message.items() if k not in REASONING_FIELDS}
+            choice = {**choice, "message": kept}
+        choices.append(choice)
+    return {**completion, "choices": choices}
+
+
+def json_reply(completion: dict[str, Any], with_reasoning: bool) -> Reply:
+    """Return the Reply of a whole (non-stream) chat.completion."""
+    assembler = ChatAssembler()
+    assembler.feed_completion(completion)
+    kept = completion if with_reasoning else _without_reasoning(completion)
+    return Reply(message=assembler.message(), complete=True, completion=kept)

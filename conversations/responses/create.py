@@ -1,0 +1,214 @@
+"""Serve `POST /v1/responses`: validate, build the context, then run in one of three modes.
+
+Everything that can fail before the stream starts is an HTTP error: validation, the
+model (unknown or foreign: 404), the previous response or conversation (404), and —
+for a response answered in the foreground — the upstream refusing or failing before
+its first byte (the gateway's failover). A background response is stored `queued`,
+answered at once, and generated in this worker's event loop (janserver.background).
+"""
+
+import functools
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from conversations.models import Conversation, Response, ResponseStatus
+from conversations.responses import buffer, runner, selectors, services
+from conversations.responses.messages import chat_messages
+from conversations.responses.objects import Record, item_with_id
+from conversations.responses.requests import ResponseRequest, request_parse
+from conversations.selectors import PROJECT_HEADER, Caller, caller_get
+from inference import gateway
+from inference.accounting import Accounting, status_for
+from inference.catalog import ModelEntry
+from inference.payloads import CHAT, InferenceRequest, parse
+from janserver import background, db
+from janserver.auth import Principal, arequire
+from janserver.errors import APIError, InternalError, InvalidRequest
+from janserver.ids import new_response_id
+
+
+@dataclass
+class Context:
+    """What a new response continues: history items, instructions, stored links."""
+
+    items: list[dict[str, Any]]
+    instructions: str | None
+    previous: Response | None = None
+    conversation: Conversation | None = None
+    sticky_key: str | None = None
+
+
+@dataclass
+class Prepared:
+    principal: Principal
+    caller: Caller
+    request: ResponseRequest
+    entry: ModelEntry
+    context: Context
+    record: Record
+    payload: InferenceRequest
+    account: Accounting
+
+
+def _context(caller: Caller, request: ResponseRequest) -> Context:
+    instructions = request.instructions
+    if request.previous_response_id:
+        previous, items, root = selectors.response_history(
+            caller=caller, public_id=request.previous_response_id
+        )
+        return Context(items, instructions, previous=previous, sticky_key=root)
+    if request.conversation_id:
+        conversation, items, instruction = selectors.conversation_context(
+            caller=caller, public_id=request.conversation_id
+        )
+        joined = "\n\n".join(text for text in (instruction, instructions) if text)
+        return Context(
+            items,
+            joined or None,
+            conversation=conversation,
+            sticky_key=conversation.public_id,
+        )
+    return Context([], instructions)
+
+
+def _check_tokens(request: ResponseRequest, entry: ModelEntry) -> None:
+    limit = request.parameters.get("max_output_tokens")
+    if limit is not None and entry.context_length and limit > entry.context_length:
+        raise InvalidRequest(
+            f"`max_output_tokens` ({limit}) is larger than the model's context "
+            f"length ({entry.context_length}).",
+            param="max_output_tokens",
+        )
+
+
+def _payload(
+    request: ResponseRequest, context: Context, record: Record
+) -> InferenceRequest:
+    messages = chat_messages(
+        context.items + record.input_items, instructions=context.instructions
+    )
+    body = {
+        **request.chat,
+        "model": request.model,
+        "messages": messages,
+        "stream": True,
+    }
+    payload = parse(json.dumps(body).encode(), CHAT)
+    return replace(payload, sticky_key=context.sticky_key or payload.sticky_key)
+
+
+def _record(request: ResponseRequest, context: Context) -> Record:
+    return Record(
+        public_id=new_response_id(),
+        created_at=int(timezone.now().timestamp()),
+        model=request.model,
+        status=ResponseStatus.QUEUED
+        if request.background
+        else ResponseStatus.IN_PROGRESS,
+        background=request.background,
+        store=request.store,
+        instructions=request.instructions,
+        parameters=request.parameters,
+        metadata=request.metadata,
+        input_items=[item_with_id(item) for item in request.input_items],
+        previous_response_id=request.previous_response_id,
+        conversation_id=context.conversation.public_id
+        if context.conversation
+        else None,
+    )
+
+
+async def prepare(http: HttpRequest) -> Prepared:
+    """Authenticate and validate a create request; build its record and chat payload."""
+    principal = await arequire(http, access="project")
+    request = request_parse(http.body)
+    caller = await db.run(
+        caller_get,
+        principal=principal,
+        project_public_id=http.headers.get(PROJECT_HEADER),
+    )
+    entry = await gateway.model_for(principal, request.model)
+    _check_tokens(request, entry)
+    context = await db.run(_context, caller, request)
+    record = _record(request, context)
+    account = Accounting(
+        principal=principal,
+        request_id=http.request_id,  # type: ignore[attr-defined]
+        endpoint="responses",
+        model=request.model,
+        stream=request.stream,
+    )
+    payload = _payload(request, context, record)
+    return Prepared(
+        principal, caller, request, entry, context, record, payload, account
+    )
+
+
+async def _store(prepared: Prepared) -> None:
+    if not prepared.record.store:
+        return
+    await db.run(
+        services.response_create,
+        caller=prepared.caller,
+        record=prepared.record,
+        api_key_id=prepared.principal.api_key_id,
+        previous=prepared.context.previous,
+        conversation=prepared.context.conversation,
+    )
+
+
+def _run(prepared: Prepared) -> runner.Run:
+    conversation = prepared.context.conversation
+    return runner.Run(
+        record=prepared.record,
+        payload=prepared.payload,
+        entry=prepared.entry,
+        account=prepared.account,
+        conversation_id=conversation.pk if conversation else None,
+    )
+
+
+async def start_foreground(prepared: Prepared) -> runner.Run:
+    """Open the upstream (errors are HTTP errors), store the response, return its run."""
+    account = prepared.account
+    try:
+        _route, opened = await gateway.open_with_failover(
+            prepared.payload, prepared.entry, account
+        )
+    except APIError as error:
+        account.finish(status=status_for(error.status), http_status=error.status)
+        raise
+    try:
+        await _store(prepared)
+    except BaseException:
+        await opened.aclose()
+        account.finish(status=status_for(500), http_status=500)
+        raise
+    run = _run(prepared)
+    run.opened = opened
+    return run
+
+
+async def start_background(prepared: Prepared) -> runner.Run:
+    """Store the queued response and start generating it in this event loop."""
+    await _store(prepared)
+    run = _run(prepared)
+    events = buffer.event_buffer()
+    run.publish = functools.partial(events.append, prepared.record.public_id)
+    background.spawn(runner.run_in_background(run), name="response-background")
+    return run
+
+
+async def run_to_end(run: runner.Run) -> dict[str, Any]:
+    """Generate a foreground response fully; return the final response object."""
+    last: dict[str, Any] | None = None
+    async for event in runner.generate(run):
+        if event is not None:
+            last = event
+    if last is None:  # generate() always ends with a terminal event
+        raise InternalError()
+    return last["response"]

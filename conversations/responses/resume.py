@@ -1,0 +1,57 @@
+"""SSE streams of Responses events: a foreground run's, or a background one's replay."""
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from django.conf import settings
+
+from conversations.responses import runner
+from conversations.responses.buffer import event_buffer
+from conversations.responses.events import TERMINAL_TYPES, sse
+from inference.streaming import HEARTBEAT
+
+FINAL_READ_SECONDS = 1.0
+
+
+def _heartbeat_seconds() -> float:
+    return float(settings.SSE_HEARTBEAT_SECONDS)
+
+
+def _idle_limit() -> float:
+    """How long a replay waits without any event before giving up on a runner."""
+    return float(settings.RESPONSES_REPLAY_IDLE_SECONDS)
+
+
+async def run_stream(run: runner.Run) -> AsyncIterator[bytes]:
+    """Frame a foreground run's events (heartbeats while the model is silent)."""
+    async for event in runner.generate(run):
+        yield HEARTBEAT if event is None else sse(event)
+
+
+async def replay(
+    response_id: str, after: int, finished: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[bytes]:
+    """Yield a background response's events numbered above `after`, live, until its
+    terminal event; stop early if it ended without one reaching the buffer (its
+    runner's process died) or nothing came for the idle limit."""
+    events = event_buffer()
+    idle_since = time.monotonic()
+    wait = _heartbeat_seconds()
+    while True:
+        batch = await events.read(response_id, after, wait)
+        for event in batch:
+            yield sse(event)
+            after = event["sequence_number"]
+            if event["type"] in TERMINAL_TYPES:
+                return
+        if batch:
+            idle_since, wait = time.monotonic(), _heartbeat_seconds()
+            continue
+        if wait == FINAL_READ_SECONDS:  # ended, and nothing more came: give up
+            return
+        yield HEARTBEAT
+        if time.monotonic() - idle_since > _idle_limit():
+            return
+        if await finished():
+            # Its terminal event may have been published just after the read.
+            wait = FINAL_READ_SECONDS

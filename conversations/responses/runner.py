@@ -1,0 +1,239 @@
+"""Drive one upstream chat stream into Responses events, output items and a stored end.
+
+`generate(run)` is an async generator of events (None stands for "nothing new yet",
+a heartbeat): created, in_progress, the output item events, then exactly one terminal
+event, which is sent only once the outcome is stored. When its consumer goes away (a
+client disconnect, a cancel, a shutdown) the conclusion runs in a background task
+(janserver.background): the upstream is closed, the partial output stored, usage
+recorded, and a background response's terminal event published to its buffer.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from conversations.models import ResponseStatus
+from conversations.responses import buffer, services
+from conversations.responses.events import Event, OutputBuilder, Sequencer
+from conversations.responses.objects import Record, response_object, usage_object
+from inference import gateway, upstream
+from inference.accounting import Accounting
+from inference.assembly import ChatAssembler
+from inference.catalog import ModelEntry
+from inference.models import UsageStatus
+from inference.payloads import InferenceRequest
+from inference.streaming import StreamState
+from janserver import background, db
+from janserver.errors import APIError, UpstreamError
+
+logger = logging.getLogger("janserver.responses")
+
+TERMINAL_EVENT = {
+    ResponseStatus.COMPLETED: "response.completed",
+    ResponseStatus.FAILED: "response.failed",
+    ResponseStatus.INCOMPLETE: "response.incomplete",
+    # No `response.cancelled` event exists: a cancelled stream ends incomplete.
+    ResponseStatus.CANCELLED: "response.incomplete",
+}
+Publish = Callable[[Event], Awaitable[None]]
+
+
+@dataclass
+class Run:
+    """One response being generated."""
+
+    record: Record
+    payload: InferenceRequest
+    entry: ModelEntry
+    account: Accounting
+    conversation_id: int | None = None
+    opened: upstream.OpenStream | None = None
+    publish: Publish | None = None
+    cancel_requested: bool = False
+    seq: Sequencer = field(default_factory=Sequencer)
+    state: StreamState = field(default_factory=lambda: StreamState(strip_usage=False))
+    assembler: ChatAssembler = field(default_factory=ChatAssembler)
+    output: OutputBuilder = field(init=False)
+    failure: APIError | None = None
+    concluded: bool = False
+
+    def __post_init__(self) -> None:
+        self.output = OutputBuilder(self.seq)
+
+    def snapshot_event(self, kind: str) -> Event:
+        return self.seq.event(kind, response=response_object(self.record))
+
+
+async def generate(run: Run) -> AsyncIterator[Event | None]:
+    """Yield the events of `run` (see the module docstring)."""
+    outcome: str | None = None
+    try:
+        yield run.snapshot_event("response.created")
+        if await _start(run):
+            yield run.snapshot_event("response.in_progress")
+            async for event in _relay(run):
+                yield event
+            outcome = _outcome(run)
+        else:
+            outcome = ResponseStatus.CANCELLED
+    except (asyncio.CancelledError, GeneratorExit):
+        background.spawn(
+            _conclude_and_publish(run, _interrupted(run)), name="response-end"
+        )
+        raise
+    for event in await conclude(run, outcome):
+        yield event
+
+
+async def _start(run: Run) -> bool:
+    """Open the upstream unless open; False when a queued response was cancelled."""
+    record = run.record
+    if record.status == ResponseStatus.QUEUED:
+        if not await db.run(services.response_start, public_id=record.public_id):
+            return False
+        record.status = ResponseStatus.IN_PROGRESS
+    if run.opened is None:
+        try:
+            _route, run.opened = await gateway.open_with_failover(
+                run.payload, run.entry, run.account
+            )
+        except APIError as error:
+            run.failure = error
+    return True
+
+
+async def _relay(run: Run) -> AsyncIterator[Event | None]:
+    if run.opened is None:
+        return
+    heartbeat = float(settings.SSE_HEARTBEAT_SECONDS)
+    while True:
+        try:
+            chunk = await run.opened.read(heartbeat)
+        except APIError as error:
+            run.state.error = error
+            break
+        if chunk is None:
+            yield None
+            continue
+        if not chunk:
+            break
+        complete = run.state.feed(chunk)
+        if complete:
+            run.account.first_sent()
+            for delta in run.assembler.feed(complete):
+                for event in run.output.feed(delta):
+                    yield event
+        if run.state.error is not None:
+            break
+    if run.state.error is None and not run.state.done:
+        run.state.error = UpstreamError("The model server closed the stream early.")
+
+
+def _outcome(run: Run) -> str:
+    if run.failure is not None or run.state.error is not None:
+        return ResponseStatus.FAILED
+    if run.assembler.finish_reason == "length":
+        return ResponseStatus.INCOMPLETE
+    return ResponseStatus.COMPLETED
+
+
+def _interrupted(run: Run) -> str:
+    if run.cancel_requested:
+        return ResponseStatus.CANCELLED
+    if run.record.background:  # only a shutdown stops a background response
+        run.failure = UpstreamError("The server stopped before the response finished.")
+        return ResponseStatus.FAILED
+    return ResponseStatus.INCOMPLETE  # the client went away
+
+
+def _settle_record(run: Run, status: str) -> None:
+    record = run.record
+    record.status = status
+    record.output = run.output.items
+    record.usage = usage_object(run.assembler.usage or run.state.usage)
+    record.completed_at = int(timezone.now().timestamp())
+    error = run.failure or run.state.error
+    if status == ResponseStatus.FAILED and error is not None:
+        record.error = {"code": "server_error", "message": error.message}
+    if status == ResponseStatus.INCOMPLETE:
+        reason = (
+            "max_output_tokens" if run.assembler.finish_reason == "length" else None
+        )
+        record.incomplete_details = {"reason": reason}
+
+
+def _account(run: Run, status: str) -> None:
+    error = run.failure or run.state.error
+    if run.failure is not None:
+        usage_status, http_status = UsageStatus.UPSTREAM_ERROR, run.failure.status
+    elif status in (ResponseStatus.INCOMPLETE, ResponseStatus.CANCELLED) and (
+        run.assembler.finish_reason != "length"
+    ):
+        usage_status, http_status = UsageStatus.DISCONNECTED, 200
+    else:
+        usage_status = UsageStatus.UPSTREAM_ERROR if error else UsageStatus.OK
+        http_status = 200
+    run.account.finish(
+        status=usage_status,
+        http_status=http_status,
+        usage_data=run.assembler.usage or run.state.usage,
+        completion_tokens_seen=run.state.completion_tokens_seen,
+        disconnected=usage_status == UsageStatus.DISCONNECTED,
+    )
+
+
+async def conclude(run: Run, status: str) -> list[Event]:
+    """End `run` with `status` (once): close the upstream and the open items, store
+    the outcome, record usage; return the last events, the terminal one last."""
+    if run.concluded:
+        return []
+    run.concluded = True
+    if run.opened is not None:
+        await run.opened.aclose()
+    item_status = "completed" if status == ResponseStatus.COMPLETED else "incomplete"
+    events = run.output.close(item_status)
+    _settle_record(run, status)
+    _account(run, status)
+    try:
+        stored = await db.run(
+            services.response_finish,
+            record=run.record,
+            conversation_id=run.conversation_id,
+        )
+    except Exception:
+        logger.exception("Could not store the end of response %s", run.record.public_id)
+        stored = run.record.status
+    run.record.status = stored or run.record.status
+    events.append(run.snapshot_event(TERMINAL_EVENT[run.record.status]))  # type: ignore[index]
+    return events
+
+
+async def _conclude_and_publish(run: Run, status: str) -> None:
+    events = await conclude(run, status)
+    if run.publish is not None:
+        for event in events:
+            await run.publish(event)
+
+
+async def drive(run: Run) -> None:
+    """Run a background response to its end, publishing every event as it comes."""
+    async for event in generate(run):
+        if event is not None and run.publish is not None:
+            await run.publish(event)
+
+
+async def run_in_background(run: Run) -> None:
+    """Drive a background response; a broadcast cancel stops it (see buffer)."""
+    task = asyncio.current_task()
+
+    def on_cancel() -> None:
+        if not run.concluded and task is not None:
+            run.cancel_requested = True
+            task.cancel()
+
+    async with buffer.cancel_watch(run.record.public_id, on_cancel):
+        await drive(run)

@@ -1,0 +1,95 @@
+"""Storing a batch of finished turns together, and one by one when that fails."""
+
+import json
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.completions.bulk import turns_finish
+from conversations.completions.requests import turn_request_parse
+from conversations.completions.services import Reply, Turn, turn_begin
+from conversations.models import Conversation, IdempotencyKey, Item
+from conversations.tests.factories import ConversationFactory, ItemFactory
+from janserver.errors import NotFound
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def principal(project_key):
+    from janserver.auth import _load_key_principal
+    from orgs.services import api_key_hash
+
+    return _load_key_principal(api_key_hash(project_key[1]))
+
+
+def begin(principal, conversation=None, key=None) -> Turn:
+    body = {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}
+    body |= {"store": True, "conversation": conversation}
+    parsed = turn_request_parse(json.dumps(body).encode(), hashed=key is not None)
+    turn = turn_begin(
+        principal=principal,
+        project_public_id=None,
+        request=parsed,
+        idempotency_key=key,
+    )
+    assert isinstance(turn, Turn)
+    return turn
+
+
+def reply(text: str = "Hello") -> Reply:
+    message = {"role": "assistant", "content": text}
+    return Reply(message=message, complete=True, completion={"id": "chatcmpl-1"})
+
+
+def finish(jobs):
+    with transaction.atomic():
+        return turns_finish(jobs)
+
+
+def test_a_batch_stores_new_and_existing_conversations_in_turn_order(
+    principal, project
+):
+    existing = ConversationFactory(project=project, title="")
+    ItemFactory(conversation=existing, position=1)
+    Conversation.objects.filter(pk=existing.pk).update(last_position=1)
+    first, second = (begin(principal, existing.public_id) for _ in range(2))
+    new = begin(principal, key="k")
+    outcomes = finish([(first, reply("A")), (new, reply("B")), (second, reply("C"))])
+    assert [ok for ok, _ in outcomes] == [True, True, True]
+    items = Item.objects.filter(conversation=existing).order_by("position")
+    assert [(item.position, item.public_id) for item in items][1:] == [
+        (2, first.ask_item_id),
+        (3, first.completion_item_id),
+        (4, second.ask_item_id),
+        (5, second.completion_item_id),
+    ]
+    existing.refresh_from_db()
+    assert (existing.last_position, existing.title) == (5, "Hi")
+    created = Conversation.objects.get(public_id=new.conversation_id)
+    assert created.last_position == 2
+    positions = created.items.order_by("position").values_list("position", flat=True)
+    assert list(positions) == [1, 2]
+    key = IdempotencyKey.objects.get()
+    assert (key.status, key.conversation_id) == ("completed", created.pk)
+
+
+def test_a_conversation_deleted_meanwhile_fails_only_its_turn(principal, project):
+    kept, gone = (
+        ConversationFactory(project=project),
+        ConversationFactory(project=project),
+    )
+    kept_turn, gone_turn = (
+        begin(principal, kept.public_id),
+        begin(principal, gone.public_id),
+    )
+    Conversation.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+    (kept_ok, _), (gone_ok, error) = finish(
+        [(kept_turn, reply()), (gone_turn, reply())]
+    )
+    assert kept_ok
+    assert not gone_ok
+    assert isinstance(error, NotFound)
+    assert Item.objects.filter(conversation=kept).count() == 2
+    assert not Item.objects.filter(conversation=gone).exists()

@@ -1,0 +1,214 @@
+"""Units of the Responses API: request translation, messages, events, buffer, shutdown."""
+
+import asyncio
+import json
+
+import pytest
+from django.test import RequestFactory
+
+from conversations.models import Response
+from conversations.responses import create
+from conversations.responses.buffer import MemoryBuffer
+from conversations.responses.events import OutputBuilder, Sequencer, sse
+from conversations.responses.messages import chat_messages
+from conversations.responses.objects import usage_object
+from conversations.responses.requests import request_parse
+from inference import upstream
+from inference.assembly import Delta, ToolCallDelta
+from inference.testing.fixtures import MODEL
+from janserver import background, db
+from janserver.errors import InvalidRequest
+
+
+def parsed(**fields):
+    return request_parse(json.dumps({"model": "m", "input": "Hi", **fields}).encode())
+
+
+def test_request_translates_options_and_passes_unknown_fields_through():
+    request = parsed(
+        tools=[{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+        tool_choice={"type": "function", "name": "f"},
+        text={"format": {"type": "json_object"}},
+        max_output_tokens=7,
+        top_k=3,
+        chat_template="evil",
+        messages=[{"role": "user", "content": "smuggled"}],
+    )
+    assert request.chat == {
+        "top_k": 3,
+        "tools": [
+            {
+                "type": "function",
+                "function": {"name": "f", "parameters": {"type": "object"}},
+            }
+        ],
+        "parallel_tool_calls": True,
+        "tool_choice": {"type": "function", "function": {"name": "f"}},
+        "response_format": {"type": "json_object"},
+        "max_tokens": 7,
+    }
+    assert request.input_items == [
+        {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "Hi"}],
+            "status": "completed",
+        }
+    ]
+    assert request.parameters["tool_choice"] == {"type": "function", "name": "f"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"prompt": {"id": "p"}}, "prompt"),
+        ({"conversation": 5}, "conversation"),
+        (
+            {"text": {"format": {"type": "json_schema", "name": "x"}}},
+            "text.format.schema",
+        ),
+        (
+            {"tools": [{"type": "function", "name": "f", "strict": "yes"}]},
+            "tools[0].strict",
+        ),
+        ({"instructions": 5}, "instructions"),
+    ],
+)
+def test_request_refusals(fields, param):
+    with pytest.raises(InvalidRequest) as raised:
+        parsed(**fields)
+    assert raised.value.param == param
+
+
+def test_chat_messages_keep_images_and_merge_tool_calls():
+    image = {"type": "input_image", "image_url": "https://x/y.png", "detail": "low"}
+    text = {"type": "input_text", "text": "What?"}
+    items = [
+        {"type": "message", "role": "user", "content": [text, image]},
+        {"type": "function_call", "call_id": "a", "name": "f", "arguments": "1"},
+        {"type": "function_call", "call_id": "b", "name": "g", "arguments": "2"},
+    ]
+    messages = chat_messages(items, instructions="Sys")
+    assert messages[0] == {"role": "system", "content": "Sys"}
+    assert messages[1]["content"] == [
+        {"type": "text", "text": "What?"},
+        {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}},
+    ]
+    assert [call["id"] for call in messages[2]["tool_calls"]] == ["a", "b"]
+
+
+def test_output_builder_orders_items_and_events():
+    builder = OutputBuilder(Sequencer())
+    events = builder.feed(Delta(reasoning="Hmm"))
+    events += builder.feed(Delta(content="Yes"))
+    events += builder.feed(
+        Delta(tool_calls=[ToolCallDelta(index=0, id="c", name="f", arguments="{")])
+    )
+    events += builder.feed(Delta(tool_calls=[ToolCallDelta(0, "", "", "}")]))
+    events += builder.close("completed")
+    assert [e["type"] for e in events] == [
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+    ]
+    assert [e["sequence_number"] for e in events] == list(range(17))
+    reasoning, message, call = builder.items
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": "Hmm"}]
+    assert message["content"][0]["text"] == "Yes"
+    assert (call["call_id"], call["arguments"], call["status"]) == (
+        "c",
+        "{}",
+        "completed",
+    )
+    assert events[0]["item"]["content"] == []  # added before its part
+    assert sse(events[0]).startswith(b"event: response.output_item.added\ndata: {")
+
+
+def test_usage_object_maps_chat_usage():
+    usage = {
+        "prompt_tokens": 5,
+        "completion_tokens": 3,
+        "total_tokens": 8,
+        "prompt_tokens_details": {"cached_tokens": 2},
+    }
+    assert usage_object(usage) == {
+        "input_tokens": 5,
+        "input_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 0},
+        "output_tokens": 3,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 8,
+    }
+    assert usage_object(None) is None
+
+
+def test_memory_buffer_replays_and_waits_for_new_events():
+    async def scenario() -> tuple[list, list, list]:
+        buffer = MemoryBuffer()
+        await buffer.append("r", {"type": "a", "sequence_number": 0})
+        first = await buffer.read("r", -1, 0.01)
+        waiting = asyncio.ensure_future(buffer.read("r", 0, 5))
+        await asyncio.sleep(0.01)
+        await buffer.append("r", {"type": "b", "sequence_number": 1})
+        return first, await waiting, await buffer.read("r", 1, 0.01)
+
+    first, second, none = asyncio.run(scenario())
+    assert [e["sequence_number"] for e in first] == [0]
+    assert [e["sequence_number"] for e in second] == [1]
+    assert none == []
+
+
+def test_shutdown_drain_fails_a_running_background_response(live):
+    """The lifespan drain cancels what still runs: the response is stored `failed`
+    with its partial output, never left in progress."""
+    http = RequestFactory().post(
+        "/v1/responses",
+        data={
+            "model": MODEL,
+            "input": "Hi",
+            "background": True,
+            "fake": {"tokens": 5000, "delay_ms": 2},
+        },
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {live.secret}"},
+    )
+    http.request_id = "req_test"
+
+    async def status_of(public_id: str) -> str:
+        return await db.run(lambda: Response.objects.get(public_id=public_id).status)
+
+    async def scenario() -> str:
+        prepared = await create.prepare(http)
+        await create.start_background(prepared)
+        public_id = prepared.record.public_id
+        for _ in range(500):
+            if await status_of(public_id) == "in_progress":
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert await background.drain(0.01) == 1
+        for _ in range(500):
+            if await status_of(public_id) != "in_progress":
+                break
+            await asyncio.sleep(0.01)
+        await upstream.aclose()
+        return public_id
+
+    public_id = asyncio.run(scenario())
+    row = Response.objects.get(public_id=public_id)
+    assert row.status == "failed"
+    assert row.error["message"] == "The server stopped before the response finished."
+    assert row.output[0]["content"][0]["text"]
