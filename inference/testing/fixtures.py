@@ -9,6 +9,7 @@ process, over the test database (transactional tests, so its threads see the row
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -66,7 +67,7 @@ def live(
 ):
     """A provider on the fake upstream and a project key; returns a small namespace."""
     provider = make_provider(fake.base_url)
-    member = ProjectMemberFactory(project=ProjectFactory())
+    member: Any = ProjectMemberFactory(project=ProjectFactory())
     _, secret = api_key_create(
         kind="project",
         organization=member.project.organization,
