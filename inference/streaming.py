@@ -62,20 +62,21 @@ class StreamState:
     def feed(self, chunk: bytes) -> bytes:
         """Take upstream bytes; return the complete events to forward (maybe empty)."""
         data = self._tail + chunk if self._tail else chunk
-        end = data.rfind(b"\n\n")
-        if end < 0:
-            self._tail = data
-            return b""
-        complete, self._tail = data[: end + 2], data[end + 2 :]
-        events = complete.split(b"\n\n")[:-1]
-        self.data_events += len(events)
-        if (
-            b'"usage":{' in complete
-            or b'"usage": {' in complete
-            or b'"error"' in complete
-        ):
-            return self._inspect(events)
-        if not all(well_formed(event) for event in events):
+        if data.endswith(b"\n\n"):  # the usual case: whole events
+            complete, self._tail = data, b""
+        else:
+            end = data.rfind(b"\n\n")
+            if end < 0:
+                self._tail = data
+                return b""
+            complete, self._tail = data[: end + 2], data[end + 2 :]
+        count = complete.count(b"\n\n")
+        self.data_events += count
+        if _notable(complete):
+            return self._inspect(complete.split(b"\n\n")[:-1])
+        if _all_data_objects(complete, count):
+            return complete
+        if not all(well_formed(event) for event in complete.split(b"\n\n")[:-1]):
             self.error = UpstreamError("The model server sent an invalid event.")
             return b""
         if DONE in complete:
@@ -108,6 +109,18 @@ class StreamState:
                 self.done = True
             kept.append(event + b"\n\n")
         return b"".join(kept)
+
+
+def _all_data_objects(complete: bytes, count: int) -> bool:
+    """Whether all `count` events are one-line `data: {…}` events (the usual stream),
+    checked over the whole batch at once. A raw blank line cannot occur inside JSON,
+    so every event boundary is a "\\n\\n"."""
+    return (
+        complete.startswith(b"data: {")
+        and complete.count(b"}\n\n") == count
+        and complete.count(b"\n\ndata: {") == count - 1
+        and complete.count(b"\n") == 2 * count
+    )
 
 
 def _notable(data: bytes) -> bool:

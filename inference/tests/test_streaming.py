@@ -118,3 +118,33 @@ async def test_relay_sends_heartbeats_during_silence(settings):
     )
     assert HEARTBEAT in parts
     assert parts[-1].endswith(DONE)
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        CHUNK * 5,
+        CHUNK + b": ping\n\n" + CHUNK,
+        b'event: message\ndata: {"choices":[]}\n\n' + CHUNK,
+        b'data:{"choices":[]}\n\n' + CHUNK,
+    ],
+)
+def test_batches_of_valid_events_are_forwarded_whole(batch):
+    state = StreamState(strip_usage=True)
+    assert state.feed(batch) == batch
+    assert state.error is None
+    assert state.data_events == batch.count(b"\n\n")
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        CHUNK + b'data: {"choices": [\n\n' + CHUNK,
+        CHUNK + b"data: {}\nnot a field\n\n",
+        CHUNK + b"garbage\n\n",
+    ],
+)
+def test_one_bad_event_in_a_batch_stops_the_stream(batch):
+    state = StreamState(strip_usage=True)
+    assert state.feed(batch) == b""
+    assert isinstance(state.error, UpstreamError)
