@@ -7,28 +7,20 @@ entries are waiting; the ASGI lifespan shutdown writes whatever is left (aflush(
 
 import asyncio
 import contextlib
-import functools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import (
-    DataError,
-    IntegrityError,
-    close_old_connections,
-    connections,
-    router,
-    transaction,
-)
+from django.db import DataError, IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
 from inference import metrics
 from inference.models import UsageRecord
+from janserver import db
 
 logger = logging.getLogger("janserver.usage")
 
@@ -256,31 +248,9 @@ def _write(batch: list[UsageEntry]) -> None:
 
 
 def _insert(batch: list[UsageEntry]) -> None:
-    """Insert the batch with one prepared INSERT run for every row (executemany).
-
-    Rows go to the database as they are, without model instances: bulk_create's
-    per-value compilation cost half as much CPU as serving the requests themselves
-    (the flusher shares the worker's core).
-    """
-    connection = connections[router.db_for_write(UsageRecord)]
-    adapt_time = connection.ops.adapt_datetimefield_value
-    rows = [
-        (*(getattr(entry, name) for name in FIELDS[:-1]), adapt_time(entry.created_at))
-        for entry in batch
-    ]
     # atomic() so that a failure inside an outer transaction rolls back to a savepoint.
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.executemany(_insert_sql(connection.ops.quote_name), rows)
-
-
-@functools.cache
-def _insert_sql(quote: Callable[[str], str]) -> str:
-    meta = UsageRecord._meta
-    by_attname = {field.attname: field.column for field in meta.concrete_fields}
-    columns = ", ".join(quote(by_attname[name]) for name in FIELDS)
-    values = ", ".join(["%s"] * len(FIELDS))
-    # Only names from the model and placeholders: no value is ever formatted in.
-    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+    with transaction.atomic():
+        db.insert_many(_records(batch))
 
 
 def _null_missing_references(batch: list[UsageEntry]) -> None:

@@ -27,6 +27,7 @@ from conversations.completions.services import (
     turn_key_settle,
 )
 from conversations.models import Conversation, Item
+from janserver import db
 
 logger = logging.getLogger("janserver.conversations")
 
@@ -82,7 +83,7 @@ def _finish_together(jobs: list[Job]) -> list[Outcome]:
             )
             for offset, f in enumerate(fields)
         ]
-    Item.objects.bulk_create(items)
+    db.insert_many(items)
     outcomes: list[Outcome] = []
     for turn, reply in jobs:
         stored_in = conversations[str(turn.conversation_id)] if turn.store else None

@@ -41,6 +41,7 @@ def stream_reply(
     with_reasoning: bool,
 ) -> Reply:
     """Return the Reply of a relayed stream, complete only when it reached [DONE]."""
+    assembler.settle()
     state = outcome.state
     complete = state.done and state.error is None and not outcome.disconnected
     message = assembler.message()
@@ -78,7 +79,7 @@ class TurnObserver:
 
     def feed(self, events: bytes) -> None:
         if self.assembler is not None:
-            self.assembler.feed(events)
+            self.assembler.collect(events)
 
     async def finish(self, outcome: StreamOutcome) -> None:
         if self.assembler is None:

@@ -1,0 +1,124 @@
+"""ChatAssembler: the assistant message rebuilt from chunks, per chunk or all at once."""
+
+import json
+
+import pytest
+
+from inference.assembly import ChatAssembler
+
+
+def event(delta=None, *, finish=None, usage=None, choices=True, **extra):
+    chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", **extra}
+    if choices:
+        chunk["choices"] = [{"index": 0, "delta": delta or {}, "finish_reason": finish}]
+    else:
+        chunk["choices"] = []
+    if usage:
+        chunk["usage"] = usage
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+USAGE = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
+STREAM = b"".join(
+    [
+        event({"role": "assistant", "content": ""}),
+        event({"reasoning_content": "Think ", "reasoning": "Think "}),
+        event({"reasoning_content": "hard.", "reasoning": "hard."}),
+        event({"content": "Hello"}),
+        event({"content": ', "world"\n'}),
+        event(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": ""},
+                    }
+                ]
+            }
+        ),
+        event({"tool_calls": [{"index": 0, "function": {"arguments": '{"q":'}}]}),
+        event({"tool_calls": [{"index": 0, "function": {"arguments": '"x"}'}}]}),
+        event({"content": "!", "x_unknown": 1}, finish="tool_calls"),
+        event(choices=False, usage=USAGE),
+        b"data: [DONE]\n\n",
+    ]
+)
+MESSAGE = {
+    "role": "assistant",
+    "content": 'Hello, "world"\n!',
+    "reasoning_content": "Think hard.",
+    "tool_calls": [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "lookup", "arguments": '{"q":"x"}'},
+        }
+    ],
+}
+
+
+def fed(data: bytes, size: int) -> ChatAssembler:
+    assembler = ChatAssembler()
+    for start in range(0, len(data), size):
+        assembler.feed(data[start : start + size])
+    return assembler
+
+
+def collected(data: bytes, size: int) -> ChatAssembler:
+    assembler = ChatAssembler()
+    for start in range(0, len(data), size):
+        assembler.collect(data[start : start + size])
+    return assembler
+
+
+@pytest.mark.parametrize("build", [fed, collected])
+@pytest.mark.parametrize("size", [1, 7, 64, 100_000])
+def test_the_message_is_the_same_however_the_bytes_arrive(build, size):
+    assembler = build(STREAM, size)
+    assert assembler.message() == MESSAGE
+    assert assembler.finish_reason == "tool_calls"
+    assert assembler.usage == USAGE
+    assert assembler.completion_id == "chatcmpl-1"
+
+
+def test_feed_reports_what_each_chunk_added():
+    deltas = ChatAssembler().feed(STREAM)
+    assert [d.content for d in deltas if d.content] == ["Hello", ', "world"\n', "!"]
+    assert "".join(d.reasoning for d in deltas) == "Think hard."
+    fragments = [t for d in deltas for t in d.tool_calls]
+    assert fragments[0].name == "lookup"
+    assert "".join(t.arguments for t in fragments) == '{"q":"x"}'
+
+
+def test_a_bad_event_is_skipped_when_collected():
+    assembler = ChatAssembler()
+    assembler.collect(event({"content": "a"}) + b"data: {broken\n\n")
+    assembler.collect(event({"content": "b"}))
+    assert assembler.content == "ab"
+
+
+def test_without_reasoning_and_for_a_whole_completion():
+    assembler = collected(STREAM, 50)
+    assert "reasoning_content" not in assembler.message(with_reasoning=False)
+    whole = ChatAssembler()
+    whole.feed_completion(
+        {
+            "id": "chatcmpl-2",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Hi", "reasoning": "R"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": USAGE,
+        }
+    )
+    assert whole.message() == {
+        "role": "assistant",
+        "content": "Hi",
+        "reasoning_content": "R",
+    }
+    assert whole.finish_reason == "stop"
