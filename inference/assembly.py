@@ -9,6 +9,7 @@ usage.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,11 +61,26 @@ class ChatAssembler:
     content_parts: list[str] = field(default_factory=list)
     reasoning_parts: list[str] = field(default_factory=list)
     tool_calls: dict[int, ToolCall] = field(default_factory=dict)
-    finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
-    completion_id: str | None = None
+    _finish_reason: str | None = None
+    _usage: dict[str, Any] | None = None
+    _completion_id: str | None = None
     _tail: bytes = field(default=b"", repr=False)
     _collected: list[bytes] = field(default_factory=list, repr=False)
+
+    @property
+    def finish_reason(self) -> str | None:
+        self.settle()
+        return self._finish_reason
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        self.settle()
+        return self._usage
+
+    @property
+    def completion_id(self) -> str | None:
+        self.settle()
+        return self._completion_id
 
     @property
     def content(self) -> str:
@@ -95,8 +111,7 @@ class ChatAssembler:
         self._collected.append(data)
 
     def settle(self) -> None:
-        """Parse what collect() kept (the accessors do it; read the plain fields
-        `finish_reason`, `usage` and `completion_id` after calling it)."""
+        """Parse what collect() kept (every accessor does it first)."""
         if not self._collected:
             return
         data = self._tail + b"".join(self._collected)
@@ -113,6 +128,10 @@ class ChatAssembler:
             if line.startswith(_DATA) and line[5:].strip() != _DONE
         ]
         for payload in payloads:
+            content = None if self._completion_id is None else _plain_content(payload)
+            if content is not None:
+                self.content_parts.append(content)
+                continue
             chunk = _payload_json(payload)
             if isinstance(chunk, dict):
                 self._absorb(chunk)
@@ -124,16 +143,16 @@ class ChatAssembler:
         if type(delta) is not dict or set(delta) - _PLAIN_DELTA_KEYS:
             self.feed_chunk(chunk)
             return
-        if self.completion_id is None and isinstance(chunk.get("id"), str):
-            self.completion_id = chunk["id"]
+        if self._completion_id is None and isinstance(chunk.get("id"), str):
+            self._completion_id = chunk["id"]
         if isinstance(chunk.get("usage"), dict):
-            self.usage = chunk["usage"]
+            self._usage = chunk["usage"]
         content = delta.get("content")
         if content and type(content) is str:
             self.content_parts.append(content)
         finish = choices[0].get("finish_reason")
         if finish and type(finish) is str:
-            self.finish_reason = finish
+            self._finish_reason = finish
 
     def message(self, *, with_reasoning: bool = True) -> dict[str, Any]:
         """The OpenAI assistant message assembled so far."""
@@ -164,10 +183,10 @@ class ChatAssembler:
 
     def feed_chunk(self, chunk: dict[str, Any]) -> Delta | None:
         """Take one parsed `chat.completion.chunk`; return what it added, if anything."""
-        if self.completion_id is None and isinstance(chunk.get("id"), str):
-            self.completion_id = chunk["id"]
+        if self._completion_id is None and isinstance(chunk.get("id"), str):
+            self._completion_id = chunk["id"]
         if isinstance(chunk.get("usage"), dict):
-            self.usage = chunk["usage"]
+            self._usage = chunk["usage"]
         choice = _choice_zero(chunk)
         if choice is None:
             return None
@@ -185,9 +204,9 @@ class ChatAssembler:
     def feed_completion(self, completion: dict[str, Any]) -> None:
         """Take a whole (non-stream) `chat.completion`."""
         if isinstance(completion.get("id"), str):
-            self.completion_id = completion["id"]
+            self._completion_id = completion["id"]
         if isinstance(completion.get("usage"), dict):
-            self.usage = completion["usage"]
+            self._usage = completion["usage"]
         choice = _choice_zero(completion)
         if choice is None:
             return
@@ -214,7 +233,7 @@ class ChatAssembler:
         if delta.reasoning:
             self.reasoning_parts.append(delta.reasoning)
         if delta.finish_reason:
-            self.finish_reason = delta.finish_reason
+            self._finish_reason = delta.finish_reason
 
     def _tool_call_deltas(self, calls: Any) -> list[ToolCallDelta]:
         if not isinstance(calls, list):
@@ -255,6 +274,29 @@ def _plain_choice(choices: Any) -> bool:
         and type(choices[0]) is dict
         and choices[0].get("index", 0) == 0
     )
+
+
+# vLLM's usual chunk, byte for byte: one choice whose delta is only content. A raw
+# quote cannot occur inside a JSON string (it would be escaped), so matching the bytes
+# is exact; any other chunk (another layout, a field more) is parsed.
+_PLAIN_CHUNK = re.compile(
+    rb'\{"id":"[^"\\]*","object":"chat\.completion\.chunk","created":\d+,'
+    rb'"model":"[^"\\]*","choices":\[\{"index":0,"delta":\{"content":'
+    rb'("(?:[^"\\]|\\.)*")\},"logprobs":null,"finish_reason":null\}\]\}'
+)
+
+
+def _plain_content(payload: bytes) -> str | None:
+    """The content of a plain content chunk, read without parsing the JSON; None for
+    any other chunk."""
+    match = _PLAIN_CHUNK.fullmatch(payload.strip())
+    if match is None:
+        return None
+    text = match.group(1)
+    if b"\\" not in text:
+        return text[1:-1].decode()
+    value = _payload_json(text)
+    return value if isinstance(value, str) else None
 
 
 def _payload_json(payload: bytes) -> Any:

@@ -20,14 +20,30 @@ def _cleanly(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     finally:
         # No request_finished signal will close this thread's connection for us (what
         # close_old_connections() does, except inside a transaction such as a test's).
+        # A SQLite connection is a file handle: the few long-lived threads that run
+        # this keep theirs (opening one, with its pragmas and functions, cost more than
+        # the writes of a batch), unless an error made it unusable.
         for connection in connections.all(initialized_only=True):
-            if not connection.in_atomic_block:
-                connection.close_if_unusable_or_obsolete()
+            if connection.in_atomic_block:
+                continue
+            if connection.vendor == "sqlite" and not connection.errors_occurred:
+                continue
+            connection.close_if_unusable_or_obsolete()
 
 
 async def run(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run sync ORM code in Django's sync thread, then release its connection."""
     return await sync_to_async(_cleanly)(function, *args, **kwargs)
+
+
+async def run_concurrently(
+    function: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+) -> R:
+    """See run(); in a thread of the loop's pool instead of Django's one sync thread,
+    for work that must not wait behind it (reads, mostly)."""
+    return await sync_to_async(_cleanly, thread_sensitive=False)(
+        function, *args, **kwargs
+    )
 
 
 def insert_many(objects: Sequence[Model]) -> None:

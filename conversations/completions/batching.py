@@ -9,6 +9,7 @@ savepoint each, or turns_finish's own batching): a turn is never half-written.
 """
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -25,34 +26,44 @@ Entry = tuple[Runner, Any, asyncio.Future[Any], Callable[[Any], None] | None]
 
 
 class _Queue:
-    """The work waiting for the next hop, in one event loop."""
+    """The work waiting for the next hop of one lane, in one event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, lane: str) -> None:
+        self.lane = lane
         self.pending: list[Entry] = []
         self.draining = False
 
 
-_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue]" = (
+# Two lanes, each with its own hops: work that only reads (a turn's conversation,
+# looked up before the upstream call) never waits behind a batch of writes, and runs
+# in a thread of its own (readers do not wait for the writer, also on SQLite in WAL
+# mode). Writes keep to Django's one sync thread.
+READ, WRITE = "read", "write"
+_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Queue]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
 def each(calls: list[tuple[Callable[..., Any], dict[str, Any]]]) -> list[Outcome]:
-    """The runner of plain calls: `function(**kwargs)` each in its own savepoint."""
+    """The runner of plain calls: `function(**kwargs)` each on its own (in a savepoint
+    of its own inside a transaction)."""
     outcomes: list[Outcome] = []
+    isolated = transaction.get_connection().in_atomic_block
     for function, kwargs in calls:
         try:
-            with transaction.atomic():
+            with transaction.atomic() if isolated else contextlib.nullcontext():
                 outcomes.append((True, function(**kwargs)))
         except Exception as error:
             outcomes.append((False, error))
     return outcomes
 
 
-def _run_all(work: list[tuple[Runner, Any]]) -> list[Outcome]:
-    """Run queued work in one transaction; consecutive work of one runner together."""
+def _run_all(work: list[tuple[Runner, Any]], *, atomic: bool) -> list[Outcome]:
+    """Run queued work, in one transaction when `atomic` (writes; reads need none, and
+    on SQLite a transaction would take the write lock); consecutive work of one
+    runner together."""
     outcomes: list[Outcome] = []
-    with transaction.atomic():
+    with transaction.atomic() if atomic else contextlib.nullcontext():
         start = 0
         while start < len(work):
             runner, end = work[start][0], start + 1
@@ -64,7 +75,11 @@ def _run_all(work: list[tuple[Runner, Any]]) -> list[Outcome]:
 
 
 async def batched(
-    runner: Runner, argument: Any, *, orphan: Callable[[Any], None] | None = None
+    runner: Runner,
+    argument: Any,
+    *,
+    orphan: Callable[[Any], None] | None = None,
+    lane: str = WRITE,
 ) -> Any:
     """Queue `argument` for `runner` in the next shared hop; return its result or
     raise its exception.
@@ -73,9 +88,10 @@ async def batched(
     client that went away), to undo what nobody will use.
     """
     loop = asyncio.get_running_loop()
-    queue = _queues.get(loop)
-    if queue is None:
-        queue = _queues[loop] = _Queue()
+    lanes = _queues.get(loop)
+    if lanes is None:
+        lanes = _queues[loop] = {READ: _Queue(READ), WRITE: _Queue(WRITE)}
+    queue = lanes[lane]
     future: asyncio.Future[Any] = loop.create_future()
     queue.pending.append((runner, argument, future, orphan))
     if not queue.draining:
@@ -89,10 +105,11 @@ async def coalesced(
     /,
     *,
     orphan: Callable[[Any], None] | None = None,
+    lane: str = WRITE,
     **kwargs: Any,
 ) -> Any:
     """Run the sync service `function(**kwargs)` in the next shared hop (see batched)."""
-    return await batched(each, (function, kwargs), orphan=orphan)
+    return await batched(each, (function, kwargs), orphan=orphan, lane=lane)
 
 
 def _settle(entry: Entry, outcome: Outcome) -> None:
@@ -115,7 +132,8 @@ async def _drain(queue: _Queue) -> None:
             del queue.pending[:MAX_BATCH]
             work = [(runner, argument) for runner, argument, _, _ in batch]
             try:
-                outcomes = await db.run(_run_all, work)
+                hop = db.run if queue.lane == WRITE else db.run_concurrently
+                outcomes = await hop(_run_all, work, atomic=queue.lane == WRITE)
             except Exception as error:  # the hop or its commit failed: all of it
                 outcomes = [(False, error)] * len(batch)
             for entry, outcome in zip(batch, outcomes, strict=True):

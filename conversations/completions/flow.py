@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from conversations.completions.batching import batched, coalesced
+from conversations.completions.batching import READ, WRITE, batched, coalesced
 from conversations.completions.bulk import turns_finish
 from conversations.completions.idempotency import Replay
 from conversations.completions.observer import TurnObserver, claim_release
@@ -71,7 +71,9 @@ async def _begin(
     reads_nothing = key is None and parsed.conversation_id is None
     if reads_nothing and (principal.kind != "user" or not project):
         return begin()
-    return await coalesced(begin, orphan=_orphaned)
+    # Without a key to claim, beginning a turn only reads.
+    lane = READ if key is None else WRITE
+    return await coalesced(begin, orphan=_orphaned, lane=lane)
 
 
 def _orphaned(begun: Turn | Replay) -> None:

@@ -122,3 +122,40 @@ def test_without_reasoning_and_for_a_whole_completion():
         "reasoning_content": "R",
     }
     assert whole.finish_reason == "stop"
+
+
+def compact(delta, finish=None):
+    chunk = {
+        "id": "chatcmpl-9",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        ],
+    }
+    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain",
+        'quote " and backslash \\ and \n newline',
+        "unicode é 漢字 🙂",
+        '"usage":{"prompt_tokens":1}',
+        '},"logprobs":null,"finish_reason":null}]}',
+    ],
+)
+def test_vllm_shaped_content_chunks_read_without_parsing_are_exact(text):
+    """Plain content chunks (vLLM's compact shape) take a fast path; same result."""
+    stream = (
+        compact({"role": "assistant", "content": ""})
+        + compact({"content": text})
+        + compact({"content": "!"})
+        + compact({}, finish="stop")
+        + b"data: [DONE]\n\n"
+    )
+    assert collected(stream, 13).message() == fed(stream, 13).message()
+    assert collected(stream, 13).content == text + "!"
+    assert collected(stream, 13).finish_reason == "stop"
