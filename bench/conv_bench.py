@@ -20,8 +20,6 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,7 +28,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.gateway import ROOT, _wait_ready, free_port, gateway_env, manage, project_key
+from bench.gateway import gateway, manage, project_key
 from bench.inference_bench import MODEL, Run, register, upstream
 
 
@@ -54,34 +52,6 @@ def database(tmp: Path) -> Iterator[str]:
         drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
         admin.execute(drop.format(sql.Identifier(name)))
         admin.close()
-
-
-@contextmanager
-def gateway(core: int) -> Iterator[tuple[str, dict[str, str], int]]:
-    """Yield (base_url, env, pid) of a migrated gateway: one uvicorn worker on `core`."""
-    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp)) as url:
-        env = gateway_env(Path(tmp) / "unused.sqlite3")
-        env["DATABASE_URL"] = url
-        manage(env, "migrate", "--no-input")
-        port = free_port()
-        command = [
-            "taskset", "-c", str(core), sys.executable, "-m", "uvicorn", "janserver.asgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--loop", "uvloop", "--http", "httptools",
-        ]  # fmt: skip
-        process = subprocess.Popen(
-            command,
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(base_url)
-            yield base_url, env, process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 def request_body(tokens: int, conversation: str | None, conv: bool) -> bytes:
@@ -187,11 +157,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
-    with upstream(core=0) as upstream_url, gateway(core=1) as (gateway_url, env, pid):
-        database = (
-            "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
-        )
-        print(f"{database}, {args.concurrency} streams of {args.tokens} tokens, "
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        database(Path(tmp)) as url,
+        upstream(core=0) as upstream_url,
+        gateway(core=1, database_url=url) as (gateway_url, env, pid),
+    ):
+        engine = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+        print(f"{engine}, {args.concurrency} streams of {args.tokens} tokens, "
               f"{args.rounds} rounds of {args.seconds:g} s, gateway pid {pid}")  # fmt: skip
         register(env, upstream_url)
         headers = {

@@ -23,7 +23,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gateway_env(database: Path, **extra: str) -> dict[str, str]:
+def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -36,7 +36,7 @@ def gateway_env(database: Path, **extra: str) -> dict[str, str]:
         APIKEY_SECRET=secrets.token_urlsafe(48),
         DJANGO_SECURE_SSL_REDIRECT="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DATABASE_URL=f"sqlite:///{database}",
+        DATABASE_URL=database_url,
         LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
         **extra,
@@ -57,10 +57,14 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def gateway(core: int, **extra: str) -> Iterator[tuple[str, dict[str, str], int]]:
-    """Yield (base_url, env, pid) of a migrated gateway: one uvicorn worker on `core`."""
+def gateway(
+    core: int, database_url: str | None = None, **extra: str
+) -> Iterator[tuple[str, dict[str, str], int]]:
+    """Yield (base_url, env, pid) of a migrated gateway: one uvicorn worker on `core`,
+    on `database_url` (a new SQLite file when not given)."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = gateway_env(Path(tmp) / "bench.sqlite3", **extra)
+        url = database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        env = gateway_env(url, **extra)
         manage(env, "migrate", "--no-input")
         port = free_port()
         command = [

@@ -58,11 +58,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """Whether `value` is a JSON number (booleans are not)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _load(raw: bytes) -> dict[str, Any]:
+def json_object_load(raw: bytes) -> dict[str, Any]:
+    """Parse a request body that must be a JSON object without NUL characters."""
     if b"\\u0000" in raw or b"\x00" in raw:
         raise InvalidRequest("The request must not contain NUL characters.")
     try:
@@ -120,13 +122,13 @@ def _check_options(body: dict[str, Any]) -> None:
         ):
             raise InvalidRequest(f"`{name}` must be a positive integer.", param=name)
     for name in NUMBER_FIELDS:
-        if name in body and body[name] is not None and not _is_number(body[name]):
+        if name in body and body[name] is not None and not is_number(body[name]):
             raise InvalidRequest(f"`{name}` must be a number.", param=name)
 
 
 def parse(raw: bytes, endpoint: Endpoint) -> InferenceRequest:
     """Validate a client body; raise an InvalidRequest naming the first bad field."""
-    body = _load(raw)
+    body = json_object_load(raw)
     model = body.get("model")
     if model is None or model == "":
         raise MissingParameter("You must provide a model parameter.", param="model")

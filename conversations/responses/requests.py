@@ -5,7 +5,6 @@ body, minus the gateway's deny-list; Responses-only options the gateway cannot h
 are refused with a 400 naming the field.
 """
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +17,8 @@ from conversations.responses.options import (
     tools_clean,
 )
 from conversations.validation import items_clean, metadata_clean, text_max_chars
-from inference.payloads import DENIED_FIELDS
-from janserver.errors import InvalidJSON, InvalidRequest, MissingParameter
+from inference.payloads import DENIED_FIELDS, is_number, json_object_load
+from janserver.errors import InvalidRequest, MissingParameter
 
 # Fields of the Responses API itself: never forwarded as they are.
 RESPONSES_FIELDS = frozenset(
@@ -84,22 +83,6 @@ class ResponseRequest:
     chat: dict[str, Any] = field(default_factory=dict)
 
 
-def _load(raw: bytes) -> dict[str, Any]:
-    if b"\\u0000" in raw or b"\x00" in raw:
-        raise InvalidRequest("The request must not contain NUL characters.")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidJSON() from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    return body
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
     value = body.get(name)
     if value is None:
@@ -159,7 +142,7 @@ def _sampling(body: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {"max_output_tokens": limit}
     for name in ("temperature", "top_p"):
         value = body.get(name)
-        if value is not None and not _is_number(value):
+        if value is not None and not is_number(value):
             raise InvalidRequest(f"`{name}` must be a number.", param=name)
         found[name] = value
     return found
@@ -225,7 +208,7 @@ def _check_unsupported(body: dict[str, Any]) -> None:
 
 def request_parse(raw: bytes) -> ResponseRequest:
     """Validate a Responses request body; raise InvalidRequest naming the bad field."""
-    body = _load(raw)
+    body = json_object_load(raw)
     model = body.get("model")
     if model is None or model == "":
         raise MissingParameter("You must provide a model parameter.", param="model")
