@@ -342,6 +342,11 @@ RESPONSES_EVENT_TTL_SECONDS = 600
 RESPONSES_MAX_INPUT_ITEMS = 1000
 RESPONSES_MAX_CONTEXT_ITEMS = 1000
 RESPONSES_REPLAY_IDLE_SECONDS = UPSTREAM_IDLE_TIMEOUT_SECONDS + 60.0
+# A runner touches its unfinished response this often; one untouched for
+# RESPONSES_ORPHANED_SECONDS lost its process and is failed when next read (and by
+# `manage.py fail_orphaned_responses`).
+RESPONSES_HEARTBEAT_SECONDS = 30.0
+RESPONSES_ORPHANED_SECONDS = 180.0
 
 # Tenancy.
 INVITE_REDIRECT_URL = env_str("INVITE_REDIRECT_URL", "http://localhost:3000/invite")

@@ -1,8 +1,11 @@
 """Async views of the OpenAI Responses API (/v1/responses)."""
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -38,9 +41,18 @@ async def _caller(request: HttpRequest) -> Caller:
     )
 
 
+def _response_current(caller: Caller, public_id: str) -> Response:
+    """The caller's response, failed first if the process running it was lost."""
+    response = selectors.response_get(caller=caller, public_id=public_id)
+    lost_before = timezone.now() - timedelta(
+        seconds=settings.RESPONSES_ORPHANED_SECONDS
+    )
+    return services.response_orphan_settle(response=response, older_than=lost_before)
+
+
 async def _response(request: HttpRequest, response_id: str) -> Response:
     caller = await _caller(request)
-    return await db.run(selectors.response_get, caller=caller, public_id=response_id)
+    return await db.run(_response_current, caller, response_id)
 
 
 @csrf_exempt

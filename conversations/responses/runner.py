@@ -68,8 +68,30 @@ class Run:
         return self.seq.event(kind, response=response_object(self.record))
 
 
+async def _keep_alive(public_id: str) -> None:
+    """Touch the stored response while it runs, so that it is never taken for the
+    response of a lost process (services.responses_orphaned_fail)."""
+    while True:
+        await asyncio.sleep(float(settings.RESPONSES_HEARTBEAT_SECONDS))
+        await db.run(services.response_touch, public_id=public_id)
+
+
 async def generate(run: Run) -> AsyncIterator[Event | None]:
     """Yield the events of `run` (see the module docstring)."""
+    keeper = (
+        asyncio.ensure_future(_keep_alive(run.record.public_id))
+        if run.record.store
+        else None
+    )
+    try:
+        async for event in _generate(run):
+            yield event
+    finally:
+        if keeper is not None:
+            keeper.cancel()
+
+
+async def _generate(run: Run) -> AsyncIterator[Event | None]:
     outcome: str | None = None
     try:
         yield run.snapshot_event("response.created")

@@ -6,9 +6,11 @@ ever moves forward: queued -> in_progress -> one final status, and a final statu
 never replaced (a cancel that won the race keeps `cancelled`).
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from conversations.models import Conversation, Response, ResponseStatus
@@ -165,3 +167,56 @@ def response_cancel(*, response: Response) -> Response:
 def response_delete(*, response: Response) -> None:
     """Delete a stored response (its conversation items stay)."""
     response.delete()
+
+
+# A response whose runner stopped writing for this long lost its process (killed
+# outright, without the shutdown drain): it is failed rather than left unfinished.
+ORPHANED_ERROR = {
+    "code": "server_error",
+    "message": "The server stopped before the response finished.",
+}
+
+
+def response_touch(*, public_id: str) -> None:
+    """Record that the runner of an unfinished response is alive (its heartbeat)."""
+    Response.objects.filter(public_id=public_id, status__in=UNFINISHED_STATUSES).update(
+        updated_at=timezone.now()
+    )
+
+
+def _orphaned(older_than: datetime) -> "QuerySet[Response]":
+    return Response.objects.filter(
+        status__in=UNFINISHED_STATUSES, updated_at__lt=older_than
+    )
+
+
+@transaction.atomic
+def responses_orphaned_fail(*, older_than: datetime) -> int:
+    """Fail every unfinished response not touched since `older_than`; return how many."""
+    now = timezone.now()
+    return _orphaned(older_than).update(
+        status=ResponseStatus.FAILED,
+        error=ORPHANED_ERROR,
+        completed_at=now,
+        updated_at=now,
+    )
+
+
+def response_orphan_settle(*, response: Response, older_than: datetime) -> Response:
+    """Return `response`, failed first if its runner is gone (see responses_orphaned_fail)."""
+    if response.status not in UNFINISHED_STATUSES or response.updated_at >= older_than:
+        return response
+    with transaction.atomic():
+        failed = (
+            _orphaned(older_than)
+            .filter(pk=response.pk)
+            .update(
+                status=ResponseStatus.FAILED,
+                error=ORPHANED_ERROR,
+                completed_at=timezone.now(),
+                updated_at=timezone.now(),
+            )
+        )
+    if failed:
+        response.refresh_from_db()
+    return response
