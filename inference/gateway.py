@@ -23,7 +23,7 @@ from inference.payloads import (
     parse,
     upstream_body,
 )
-from inference.streaming import StreamState, Write, first_event_valid, relay
+from inference.streaming import StreamState, first_event_valid, relay
 from janserver import background
 from janserver.auth import Principal, arequire
 from janserver.errors import (
@@ -35,7 +35,7 @@ from janserver.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from janserver.pumped import PumpedResponse
+from janserver.pumped import PumpedResponse, Write
 
 logger = logging.getLogger("janserver.gateway")
 
@@ -50,10 +50,27 @@ async def handle(
     payload = parse(request.body, endpoint)
     entry = await model_for(principal, payload.model)
     check_context(payload, entry.context_length)
+    account, route, opened = await open_accounted(
+        request, principal, payload, entry, endpoint.name
+    )
+    if payload.stream:
+        return stream_response(opened, payload, account, route)
+    return await _json_response(opened, account)
+
+
+async def open_accounted(
+    request: HttpRequest,
+    principal: Principal,
+    payload: InferenceRequest,
+    entry: ModelEntry,
+    endpoint: str,
+) -> tuple[Accounting, Route, upstream.OpenStream]:
+    """Open the upstream request with its usage record; a failure before the first
+    byte finishes the record and is raised."""
     account = Accounting(
         principal=principal,
         request_id=request.request_id,  # type: ignore[attr-defined]
-        endpoint=endpoint.name,
+        endpoint=endpoint,
         model=payload.model,
         stream=payload.stream,
     )
@@ -62,9 +79,7 @@ async def handle(
     except APIError as error:
         account.finish(status=status_for(error.status), http_status=error.status)
         raise
-    if payload.stream:
-        return stream_response(opened, payload, account, route)
-    return await _json_response(opened, account)
+    return account, route, opened
 
 
 async def model_for(principal: Principal, model_id: str) -> ModelEntry:

@@ -63,6 +63,17 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def bool_field(body: dict[str, Any], name: str, default: bool = False) -> bool:
+    """Return the boolean `body[name]` (`default` when absent or null); raise
+    InvalidRequest naming the field for any other type."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"`{name}` must be a boolean.", param=name)
+    return value
+
+
 def json_object_load(raw: bytes) -> dict[str, Any]:
     """Parse a request body that must be a JSON object without NUL characters."""
     if b"\\u0000" in raw or b"\x00" in raw:
@@ -102,8 +113,7 @@ def _check_prompt(prompt: Any) -> None:
 
 
 def _check_options(body: dict[str, Any]) -> None:
-    if "stream" in body and not isinstance(body["stream"], bool):
-        raise InvalidRequest("`stream` must be a boolean.", param="stream")
+    bool_field(body, "stream")
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest(
@@ -150,7 +160,7 @@ def parse(raw: bytes, endpoint: Endpoint) -> InferenceRequest:
         endpoint=endpoint,
         body=body,
         model=model,
-        stream=bool(body.get("stream", False)),
+        stream=bool_field(body, "stream"),
         wants_usage=bool(options.get("include_usage", False)),
         sticky_key=user if isinstance(user, str) and user else None,
     )

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from janserver.errors import APIError, UpstreamError
+from janserver.pumped import Write
 
 HEARTBEAT = b": keep-alive\n\n"
 DONE = b"data: [DONE]"
@@ -140,7 +141,6 @@ def _json(event: bytes) -> dict[str, Any] | None:
 # came within `wait` seconds (time for a heartbeat); failures raise APIError. It
 # writes with write(data), straight to the client (janserver.pumped).
 Read = Callable[[float], Awaitable[bytes | None]]
-Write = Callable[[bytes], Awaitable[None]]
 
 
 async def relay(

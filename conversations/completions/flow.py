@@ -26,13 +26,11 @@ from conversations.completions.requests import (
 from conversations.completions.services import Reply, Turn, turn_begin
 from conversations.selectors import PROJECT_HEADER
 from inference import gateway
-from inference.accounting import Accounting, status_for
 from inference.assembly import ChatAssembler
 from inference.catalog import ModelEntry
 from inference.payloads import CHAT, check_context
 from janserver import background
 from janserver.auth import Principal
-from janserver.errors import APIError
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 
@@ -112,18 +110,9 @@ async def _relay(
     payload = with_instruction(
         parsed.payload, instruction=turn.instruction, sticky_key=turn.conversation_id
     )
-    account = Accounting(
-        principal=principal,
-        request_id=request.request_id,  # type: ignore[attr-defined]
-        endpoint=CHAT.name,
-        model=payload.model,
-        stream=payload.stream,
+    account, route, opened = await gateway.open_accounted(
+        request, principal, payload, entry, CHAT.name
     )
-    try:
-        route, opened = await gateway.open_with_failover(payload, entry, account)
-    except APIError as error:
-        account.finish(status=status_for(error.status), http_status=error.status)
-        raise
     if payload.stream:
         observer = TurnObserver(turn, model=payload.model)
         return gateway.stream_response(opened, payload, account, route, observer)

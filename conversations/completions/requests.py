@@ -12,7 +12,7 @@ from typing import Any
 
 from conversations.models import ItemType, MessageRole
 from conversations.validation import item_clean
-from inference.payloads import CHAT, InferenceRequest, parse
+from inference.payloads import CHAT, InferenceRequest, bool_field, parse
 from janserver.errors import InvalidRequest
 
 JAN_FIELDS = ("conversation", "store", "store_reasoning")
@@ -42,15 +42,6 @@ class TurnRequest:
     request_hash: str
 
 
-def _flag(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"`{name}` must be a boolean.", param=name)
-    return value
-
-
 def _conversation_id(body: dict[str, Any]) -> str | None:
     value = body.get("conversation")
     if value is None or value == "":
@@ -78,8 +69,8 @@ def turn_request_parse(raw: bytes, *, hashed: bool = False) -> TurnRequest:
     payload = parse(raw, CHAT)
     body = payload.body
     conversation_id = _conversation_id(body)
-    store = _flag(body, "store")
-    store_reasoning = _flag(body, "store_reasoning")
+    store = bool_field(body, "store")
+    store_reasoning = bool_field(body, "store_reasoning")
     digest = request_hash(body) if hashed else ""
     messages = body["messages"]
     upstream = {key: value for key, value in body.items() if key not in JAN_FIELDS}

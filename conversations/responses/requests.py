@@ -17,7 +17,7 @@ from conversations.responses.options import (
     tools_clean,
 )
 from conversations.validation import items_clean, metadata_clean, text_max_chars
-from inference.payloads import DENIED_FIELDS, is_number, json_object_load
+from inference.payloads import DENIED_FIELDS, bool_field, is_number, json_object_load
 from janserver.errors import InvalidRequest, MissingParameter
 
 # Fields of the Responses API itself: never forwarded as they are.
@@ -81,15 +81,6 @@ class ResponseRequest:
     metadata: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     chat: dict[str, Any] = field(default_factory=dict)
-
-
-def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
-    value = body.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"`{name}` must be a boolean.", param=name)
-    return value
 
 
 def _optional_string(body: dict[str, Any], name: str) -> str | None:
@@ -173,7 +164,7 @@ def _parameters(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     choice, chat_choice = tool_choice(body.get("tool_choice"))
     text, response_format = text_config(body.get("text"))
     sampling = _sampling(body)
-    parallel = _flag(body, "parallel_tool_calls", True)
+    parallel = bool_field(body, "parallel_tool_calls", True)
     user = _optional_string(body, "user")
     parameters = {
         "tools": tools,
@@ -221,9 +212,9 @@ def request_parse(raw: bytes) -> ResponseRequest:
         instructions=_optional_string(body, "instructions"),
         previous_response_id=_optional_string(body, "previous_response_id"),
         conversation_id=_conversation(body.get("conversation")),
-        store=_flag(body, "store", True),
-        stream=_flag(body, "stream", False),
-        background=_flag(body, "background", False),
+        store=bool_field(body, "store", True),
+        stream=bool_field(body, "stream", False),
+        background=bool_field(body, "background", False),
         metadata=metadata_clean(body.get("metadata")),
     )
     request.parameters, request.chat = _parameters(body)
