@@ -8,6 +8,7 @@ A foreign id answers NotFound exactly like an unknown one, and so does a deleted
 conversation.
 """
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from conversations.models import Conversation, Item, Workspace
+from janserver import auth_cache
 from janserver.errors import Forbidden, InvalidRequest, NotFound
 from orgs.models import ProjectStatus
 from orgs.selectors import project_get, project_role_get
@@ -45,6 +47,14 @@ class Caller:
         owned = Q(owner_id=self.user.pk)
         return (
             owned if self.project_id is None else owned & Q(project_id=self.project_id)
+        )
+
+    def can_see(self, conversation: Conversation) -> bool:
+        """Whether `conversation` passes visible() (for one already loaded)."""
+        if self.via_key:
+            return conversation.project_id == self.project_id
+        return conversation.owner_id == self.user.pk and (
+            self.project_id is None or conversation.project_id == self.project_id
         )
 
 
@@ -105,6 +115,36 @@ def conversation_get(*, caller: Caller, public_id: str) -> Conversation:
         return conversation_list(caller=caller).get(public_id=public_id)
     except Conversation.DoesNotExist:
         raise _not_found("conversation", public_id, "conversation_id") from None
+
+
+CACHE_KIND = "conversation"
+
+
+def conversation_cached(*, public_id: str) -> bool:
+    """Whether conversation_get_cached() would answer without a query."""
+    return auth_cache.cache().get((CACHE_KIND, public_id)) is not auth_cache.MISSING
+
+
+def conversation_get_cached(*, caller: Caller, public_id: str) -> Conversation:
+    """See conversation_get(); answered from the per-process cache when warm.
+
+    For conversation-aware completions, which look the same conversation up on every
+    turn before calling the model. The services that change what a turn reads of a
+    conversation (title, workspace and its instruction, deletion) invalidate it.
+    """
+    key = (CACHE_KIND, public_id)
+    cached = auth_cache.cache().get(key)
+    if cached is auth_cache.MISSING:
+        cached = (
+            Conversation.objects.select_related("workspace")
+            .filter(public_id=public_id, deleted_at__isnull=True)
+            .first()
+        )
+        if cached is not None:
+            auth_cache.cache().set(key, cached)
+    if cached is None or not caller.can_see(cached):
+        raise _not_found("conversation", public_id, "conversation_id")
+    return copy.copy(cached)  # callers may change their copy
 
 
 def item_get(*, conversation: Conversation, public_id: str) -> Item:

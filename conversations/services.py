@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations.models import Conversation, Item, Response, Workspace
-from conversations.selectors import Caller
+from conversations.selectors import CACHE_KIND, Caller
 from conversations.validation import (
     MAX_ITEMS_PER_CALL,
     WORKSPACE_NAME_MAX_CHARS,
@@ -22,6 +22,7 @@ from conversations.validation import (
     text_max_chars,
     title_clean,
 )
+from janserver import auth_cache
 from janserver.errors import InvalidRequest, NotFound
 from orgs.services import project_personal_ensure
 
@@ -83,6 +84,7 @@ def conversation_update(
         conversation.metadata = metadata_clean(metadata)
         fields.append("metadata")
     conversation.save(update_fields=fields)
+    auth_cache.invalidate(CACHE_KIND, conversation.public_id)
     return conversation
 
 
@@ -97,6 +99,7 @@ def conversation_workspace_set(
         )
     conversation.workspace = workspace
     conversation.save(update_fields=["workspace", "updated_at"])
+    auth_cache.invalidate(CACHE_KIND, conversation.public_id)
     return conversation
 
 
@@ -106,6 +109,7 @@ def conversation_delete(*, conversation: Conversation) -> None:
     Conversation.objects.filter(pk=conversation.pk, deleted_at__isnull=True).update(
         deleted_at=timezone.now()
     )
+    auth_cache.invalidate(CACHE_KIND, conversation.public_id)
 
 
 def _items_insert(
@@ -228,6 +232,7 @@ def workspace_instruction_set(
     """Replace a workspace's instruction (None or "" removes it)."""
     workspace.instruction = _instruction_clean(instruction)
     workspace.save(update_fields=["instruction", "updated_at"])
+    auth_cache.invalidate(CACHE_KIND)  # rare: every cached conversation goes
     return workspace
 
 
@@ -238,3 +243,4 @@ def workspace_delete(*, workspace: Workspace) -> None:
         deleted_at=timezone.now()
     )
     workspace.delete()
+    auth_cache.invalidate(CACHE_KIND)  # rare: every cached conversation goes

@@ -1,5 +1,6 @@
-"""Per-process cache of who a credential is, with invalidation broadcast to every process.
+"""Per-process cache of what hot paths look up, with invalidation broadcast to every process.
 
+Who a credential is, and the conversation a conversation-aware completion continues.
 Authentication on the hot path reads only this cache. A change that affects a credential
 (key revoked, user disabled, session revoked) drops the entry here at once and, after the
 transaction commits, is broadcast on the channel layer so that every other process drops
@@ -85,7 +86,8 @@ def get_or_load(key: tuple[str, str], load: Callable[[], Any]) -> Any:
 
 
 # An invalidation is (kind, value): ("key", key_hash), ("user", user_public_id),
-# ("session", family) or ("all", "").
+# ("session", family), ("conversation", public_id); an empty value drops every entry of
+# the kind, and ("all", "") everything.
 _hooks: dict[str, list[Callable[[str], None]]] = {}
 
 
@@ -105,7 +107,7 @@ def _apply(kind: str, value: str) -> None:
         return
 
     def match(key: tuple[str, str], cached: Any) -> bool:
-        if key == (kind, value):
+        if key == (kind, value) or (not value and key[0] == kind):
             return True
         # Principals of keys owned by a changed user go too.
         return kind == "user" and getattr(cached, "user_public_id", None) == value

@@ -27,7 +27,8 @@ from conversations.completions.services import (
     turn_key_settle,
 )
 from conversations.models import Conversation, Item
-from janserver import db
+from conversations.selectors import CACHE_KIND
+from janserver import auth_cache, db
 
 logger = logging.getLogger("janserver.conversations")
 
@@ -128,5 +129,6 @@ def _positions_reserve(stored: Stored, now: datetime) -> Placed:
         conversation = turn.conversation
         if conversation is not None and not conversation.title and turn.title:
             live.filter(pk=conversation.pk, title="").update(title=turn.title)
+            auth_cache.invalidate(CACHE_KIND, conversation.public_id)
     cursors = {key: last[c.pk] - counts[c.pk] + 1 for key, c in existing.items()}
     return existing, cursors

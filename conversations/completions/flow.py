@@ -24,7 +24,7 @@ from conversations.completions.requests import (
     with_instruction,
 )
 from conversations.completions.services import Reply, Turn, turn_begin
-from conversations.selectors import PROJECT_HEADER
+from conversations.selectors import PROJECT_HEADER, conversation_cached
 from inference import gateway
 from inference.assembly import ChatAssembler
 from inference.catalog import ModelEntry
@@ -56,9 +56,10 @@ async def turn_respond(
 async def _begin(
     principal: Principal, project: str | None, parsed: TurnRequest, key: str | None
 ) -> Turn | Replay:
-    """Run turn_begin: in the event loop when it reads nothing (no key, no
-    conversation id, and a caller known from the credential alone: caller_get reads
-    a project only for a login user naming one), else in a shared database hop."""
+    """Run turn_begin: in the event loop when it reads nothing (no key, a
+    conversation cached or none, and a caller known from the credential alone:
+    caller_get reads a project only for a login user naming one), else in a shared
+    database hop."""
     begin = functools.partial(
         turn_begin,
         principal=principal,
@@ -66,8 +67,10 @@ async def _begin(
         request=parsed,
         idempotency_key=key,
     )
-    reads_nothing = key is None and parsed.conversation_id is None
-    if reads_nothing and (principal.kind != "user" or not project):
+    cached = parsed.conversation_id is None or conversation_cached(
+        public_id=parsed.conversation_id
+    )
+    if key is None and cached and (principal.kind != "user" or not project):
         return begin()
     # Without a key to claim, beginning a turn only reads.
     lane = READ if key is None else WRITE

@@ -19,9 +19,15 @@ from conversations.completions.idempotency import (
 )
 from conversations.completions.requests import TurnRequest
 from conversations.models import Conversation, ItemStatus, ItemType, MessageRole
-from conversations.selectors import Caller, caller_get, conversation_get
+from conversations.selectors import (
+    CACHE_KIND,
+    Caller,
+    caller_get,
+    conversation_get_cached,
+)
 from conversations.services import _items_insert
 from conversations.validation import title_clean
+from janserver import auth_cache
 from janserver.auth import Principal
 from janserver.ids import new_conversation_id, new_id, new_item_id
 from orgs.services import project_personal_ensure
@@ -104,7 +110,7 @@ def _turn(
 def _conversation(caller: Caller, request: TurnRequest) -> Conversation | None:
     if request.conversation_id is None:
         return None
-    return conversation_get(caller=caller, public_id=request.conversation_id)
+    return conversation_get_cached(caller=caller, public_id=request.conversation_id)
 
 
 def turn_begin(
@@ -210,6 +216,7 @@ def turn_store(*, turn: Turn, reply: Reply) -> Conversation:
         Conversation.objects.filter(pk=conversation.pk, title="").update(
             title=turn.title
         )
+        auth_cache.invalidate(CACHE_KIND, conversation.public_id)
     _items_insert(conversation, turn_items(turn, reply), response=None)
     return conversation
 
