@@ -8,7 +8,6 @@ A foreign id answers NotFound exactly like an unknown one, and so does a deleted
 conversation.
 """
 
-import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +130,7 @@ def conversation_get_cached(*, caller: Caller, public_id: str) -> Conversation:
     For conversation-aware completions, which look the same conversation up on every
     turn before calling the model. The services that change what a turn reads of a
     conversation (title, workspace and its instruction, deletion) invalidate it.
+    The instance is shared by every caller: read it, never change it.
     """
     key = (CACHE_KIND, public_id)
     cached = auth_cache.cache().get(key)
@@ -144,7 +144,7 @@ def conversation_get_cached(*, caller: Caller, public_id: str) -> Conversation:
             auth_cache.cache().set(key, cached)
     if cached is None or not caller.can_see(cached):
         raise _not_found("conversation", public_id, "conversation_id")
-    return copy.copy(cached)  # callers may change their copy
+    return cached
 
 
 def item_get(*, conversation: Conversation, public_id: str) -> Item:

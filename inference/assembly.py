@@ -66,6 +66,8 @@ class ChatAssembler:
     _completion_id: str | None = None
     _tail: bytes = field(default=b"", repr=False)
     _collected: list[bytes] = field(default_factory=list, repr=False)
+    # The bytes before the content of the last plain chunk (see settle()).
+    _plain_head: bytes = field(default=b"", repr=False)
 
     @property
     def finish_reason(self) -> str | None:
@@ -111,30 +113,79 @@ class ChatAssembler:
         self._collected.append(data)
 
     def settle(self) -> None:
-        """Parse what collect() kept (every accessor does it first)."""
+        """Parse what collect() kept (every accessor does it first).
+
+        vLLM's usual content chunks are read without a JSON parse: split at the bytes
+        that end them, a chunk with the same head as the last one (same id, created,
+        model) and a body without quotes or a final backslash is exactly that JSON
+        string's body. Their bodies are decoded all at once (escapes never span two
+        bodies). Any other event goes through _events(), in order.
+        """
         if not self._collected:
             return
         data = self._tail + b"".join(self._collected)
         self._collected.clear()
-        end = data.rfind(b"\n\n")
-        if end < 0:
+        end = data.rfind(b"\n\n") + 2
+        if end < 2:
             self._tail = data
             return
-        complete, self._tail = data[:end], data[end + 2 :]
-        payloads = [
-            line[5:]
-            for event in complete.split(b"\n\n")
-            for line in event.split(b"\n")
-            if line.startswith(_DATA) and line[5:].strip() != _DONE
-        ]
-        for payload in payloads:
-            content = None if self._completion_id is None else _plain_content(payload)
-            if content is not None:
-                self.content_parts.append(content)
+        complete, self._tail = data[:end], data[end:]
+        segments = complete.split(_PLAIN_TAIL)
+        plain: list[bytes] = []
+        for segment in segments[:-1]:
+            head = self._plain_head
+            if (
+                head
+                and segment.startswith(head)
+                and segment.find(b'"', len(head)) < 0
+                and not segment.endswith(b"\\")
+            ):
+                plain.append(segment[len(head) :])
+            else:
+                self._events(segment + _PLAIN_TAIL, plain)
+        if segments[-1]:
+            self._events(segments[-1], plain)
+        self._content_flush(plain)
+
+    def _events(self, data: bytes, plain: list[bytes]) -> None:
+        """Take whole events: plain content chunks matched (their bodies added to
+        `plain`, their head remembered), any other parsed."""
+        position, end = 0, len(data)
+        while position < end:
+            found = _PLAIN_EVENT.match(data, position)
+            if found is not None:
+                if self._completion_id is None:
+                    self._completion_id = found.group(1).decode()
+                self._plain_head = data[position : found.start(2)]
+                plain.append(found.group(2))
+                position = found.end()
                 continue
-            chunk = _payload_json(payload)
-            if isinstance(chunk, dict):
-                self._absorb(chunk)
+            stop = data.find(b"\n\n", position)
+            stop = end if stop < 0 else stop
+            event, position = data[position:stop], stop + 2
+            self._content_flush(plain)
+            for line in event.split(b"\n"):
+                if line.startswith(_DATA) and line[5:].strip() != _DONE:
+                    chunk = _payload_json(line[5:])
+                    if isinstance(chunk, dict):
+                        self._absorb(chunk)
+
+    def _content_flush(self, bodies: list[bytes]) -> None:
+        """Append the text of matched content chunks (JSON string bodies)."""
+        if not bodies:
+            return
+        joined = b"".join(bodies)
+        if b"\\" not in joined:
+            self.content_parts.append(joined.decode())
+        elif isinstance(text := _payload_json(b'"' + joined + b'"'), str):
+            self.content_parts.append(text)
+        else:  # a bad escape somewhere: leave out the bodies that do not decode
+            good = [
+                b for b in bodies if isinstance(_payload_json(b'"' + b + b'"'), str)
+            ]
+            text = _payload_json(b'"' + b"".join(good) + b'"')
+            self.content_parts.append(text if isinstance(text, str) else "")
+        bodies.clear()
 
     def _absorb(self, chunk: dict[str, Any]) -> None:
         """feed_chunk() without building deltas, for the usual content-only chunk."""
@@ -276,27 +327,16 @@ def _plain_choice(choices: Any) -> bool:
     )
 
 
-# vLLM's usual chunk, byte for byte: one choice whose delta is only content. A raw
-# quote cannot occur inside a JSON string (it would be escaped), so matching the bytes
-# is exact; any other chunk (another layout, a field more) is parsed.
-_PLAIN_CHUNK = re.compile(
-    rb'\{"id":"[^"\\]*","object":"chat\.completion\.chunk","created":\d+,'
+# vLLM's usual event, byte for byte: one chunk whose one choice has only content in
+# its delta. A raw quote cannot occur inside a JSON string (it would be escaped), so
+# matching the bytes is exact; any other event (another layout, a field more) is
+# parsed. Groups: the completion id, the content's JSON string body.
+_PLAIN_EVENT = re.compile(
+    rb'data: ?\{"id":"([^"\\]*)","object":"chat\.completion\.chunk","created":\d+,'
     rb'"model":"[^"\\]*","choices":\[\{"index":0,"delta":\{"content":'
-    rb'("(?:[^"\\]|\\.)*")\},"logprobs":null,"finish_reason":null\}\]\}'
+    rb'"((?:[^"\\]|\\.)*)"\},"logprobs":null,"finish_reason":null\}\]\}[ \t]*\n\n'
 )
-
-
-def _plain_content(payload: bytes) -> str | None:
-    """The content of a plain content chunk, read without parsing the JSON; None for
-    any other chunk."""
-    match = _PLAIN_CHUNK.fullmatch(payload.strip())
-    if match is None:
-        return None
-    text = match.group(1)
-    if b"\\" not in text:
-        return text[1:-1].decode()
-    value = _payload_json(text)
-    return value if isinstance(value, str) else None
+_PLAIN_TAIL = b'"},"logprobs":null,"finish_reason":null}]}\n\n'
 
 
 def _payload_json(payload: bytes) -> Any:

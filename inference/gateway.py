@@ -219,10 +219,10 @@ class StreamOutcome:
 class StreamObserver(Protocol):
     """Watches a relayed stream: conversation storage and the like.
 
-    `prefix()` is sent before the upstream's events; `feed()` sees every batch of
-    events as relayed; `finish()` runs once at the end — before the response ends when
-    the stream ran to its end, in a background task (janserver.background) when the
-    client went away.
+    `prefix()` is sent before the upstream's events (with the first of them);
+    `feed()` sees every batch of events as relayed; `finish()` runs once at the end —
+    before the response ends when the stream ran to its end, in a background task
+    (janserver.background) when the client went away.
     """
 
     def prefix(self) -> bytes: ...
@@ -263,10 +263,9 @@ class _Relayed:
         state = StreamState(strip_usage=not self.payload.wants_usage)
         metrics.stream_started(self.payload.model, self.route.provider_name)
         disconnected = True
+        prefix = self.observer.prefix() if self.observer is not None else b""
         try:
-            if self.observer is not None:
-                await write(self.observer.prefix())
-            await relay(self.opened.read, state, write, self.on_events)
+            await relay(self.opened.read, state, write, self.on_events, prefix)
             disconnected = False
         finally:
             await self.opened.aclose()

@@ -148,11 +148,14 @@ async def relay(
     state: StreamState,
     write: Write,
     on_events: Callable[[bytes], None] | None = None,
+    prefix: bytes = b"",
 ) -> None:
     """Write what the client gets: relayed events, heartbeats, or one error event.
 
-    `on_events` sees each batch of events before it is written. The caller closes the
-    upstream when this returns or raises (also when it is cancelled).
+    `on_events` sees each batch of events before it is written. `prefix` goes out
+    with the first write (one send less than writing it alone: the upstream's first
+    bytes are already here when the relay starts). The caller closes the upstream
+    when this returns or raises (also when it is cancelled).
     """
     heartbeat = settings.SSE_HEARTBEAT_SECONDS
     while True:
@@ -162,18 +165,23 @@ async def relay(
             state.error = error
             break
         if chunk is None:
-            await write(HEARTBEAT)
+            await write(prefix + HEARTBEAT)
+            prefix = b""
             continue
         if not chunk:
             break
         out = state.feed(chunk)
+        if out and on_events is not None:
+            on_events(out)
+        if prefix:
+            out, prefix = prefix + out, b""
         if out:
-            if on_events is not None:
-                on_events(out)
             await write(out)
         if state.error is not None:
             break
     if state.error is None and not state.done:
         state.error = UpstreamError("The model server closed the stream early.")
     if state.error is not None:
-        await write(error_event(state.error))
+        await write(prefix + error_event(state.error))
+    elif prefix:
+        await write(prefix)

@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -222,8 +223,8 @@ def _flush(limit: int | None) -> tuple[int, bool]:
     return written, False
 
 
-def _records(batch: list[UsageEntry]) -> list[UsageRecord]:
-    return [UsageRecord(**{name: getattr(e, name) for name in FIELDS}) for e in batch]
+def _rows(batch: list[UsageEntry]) -> list[dict[str, Any]]:
+    return [{name: getattr(e, name) for name in FIELDS} for e in batch]
 
 
 def _write(batch: list[UsageEntry]) -> None:
@@ -250,7 +251,7 @@ def _write(batch: list[UsageEntry]) -> None:
 def _insert(batch: list[UsageEntry]) -> None:
     # atomic() so that a failure inside an outer transaction rolls back to a savepoint.
     with transaction.atomic():
-        db.insert_many(_records(batch))
+        db.insert_many(UsageRecord, _rows(batch))
 
 
 def _null_missing_references(batch: list[UsageEntry]) -> None:
@@ -271,10 +272,10 @@ def _null_missing_references(batch: list[UsageEntry]) -> None:
 def _write_one_by_one(batch: list[UsageEntry]) -> None:
     bad = 0
     with transaction.atomic():
-        for entry, row in zip(batch, _records(batch), strict=True):
+        for entry, row in zip(batch, _rows(batch), strict=True):
             try:
                 with transaction.atomic():
-                    row.save(force_insert=True)
+                    UsageRecord(**row).save(force_insert=True)
             except DATA_ERRORS:
                 bad += 1
                 logger.exception(

@@ -71,10 +71,16 @@ class Principal:
 
     def user(self) -> User:
         """Return a fresh User instance (never shared between requests)."""
-        # from_db() expects values in the model's field order, not USER_FIELDS order.
-        values = dict(zip(USER_FIELDS, self.user_values, strict=True))
-        names = [f.attname for f in User._meta.concrete_fields if f.attname in values]
-        return User.from_db("default", names, [values[name] for name in names])
+        names, order = _user_field_order()
+        return User.from_db("default", names, [self.user_values[i] for i in order])
+
+
+@functools.cache
+def _user_field_order() -> tuple[list[str], list[int]]:
+    """USER_FIELDS in the model's field order (what from_db() expects), and where each
+    one is in USER_FIELDS."""
+    names = [f.attname for f in User._meta.concrete_fields if f.attname in USER_FIELDS]
+    return names, [USER_FIELDS.index(name) for name in names]
 
 
 def _user_values(user: User) -> tuple[Any, ...]:

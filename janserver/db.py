@@ -2,13 +2,14 @@
 and batch inserts cheap enough for hot paths."""
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.models import Field, Model
 from django.db.models.fields import AutoFieldMixin
+from django.utils import timezone
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -46,29 +47,75 @@ async def run_concurrently(
     )
 
 
-def insert_many(objects: Sequence[Model]) -> None:
-    """INSERT new model instances with one prepared statement run per row.
+def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT rows of `model` (field values by attname; a missing field takes its
+    default) with one prepared statement run per row.
 
-    For batch writes on hot paths: bulk_create compiles every value of every row into
-    one statement, which costs more CPU than the database spends on it. Here values
-    are only prepared for the database. Nothing is returned (primary keys stay unset)
-    and no signals are sent. Call inside a transaction for all-or-nothing.
+    For batch writes on hot paths: bulk_create builds model instances and compiles
+    every value of every row into one statement, which costs more CPU than the
+    database spends on it. Here values are only prepared for the database (not at
+    all when that would change nothing: a str for a CharField, an int for an integer
+    field or a foreign key...). Nothing is returned and no signals are sent. Call
+    inside a transaction for all-or-nothing.
     """
-    if not objects:
+    if not rows:
         return
-    model = type(objects[0])
     connection = connections[router.db_for_write(model)]
-    fields = _insert_fields(model)
-    rows = [
-        tuple(
-            field.get_db_prep_save(field.pre_save(instance, True), connection)
-            for field in fields
-        )
-        for instance in objects
-    ]
-    sql = _insert_sql(model, connection.alias)
+    columns = _insert_columns(model)
+    values = []
+    # A value shared by the rows (a batch's timestamp) is prepared once.
+    last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(columns)
+    for row in rows:
+        prepared = []
+        for index, (attname, default, kinds, prepare) in enumerate(columns):
+            value = row[attname] if attname in row else default()
+            if type(value) in kinds or (str in kinds and isinstance(value, str)):
+                prepared.append(value)  # a str subclass too: TextChoices members
+            elif value is last[index][0]:
+                prepared.append(last[index][1])
+            else:
+                last[index] = (value, prepare(value, connection))
+                prepared.append(last[index][1])
+        values.append(prepared)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(_insert_sql(model, connection.alias), values)
+
+
+# What a field's database preparation leaves unchanged, by field class: values of
+# these exact types (None too, for a nullable field) are passed to the driver as are.
+_UNCHANGED: "dict[type[Field[Any, Any]], frozenset[type]]" = {
+    **dict.fromkeys((models.CharField, models.TextField), frozenset({str})),
+    **dict.fromkeys(
+        (
+            models.IntegerField,
+            models.BigIntegerField,
+            models.SmallIntegerField,
+            models.PositiveIntegerField,
+            models.PositiveBigIntegerField,
+            models.PositiveSmallIntegerField,
+        ),
+        frozenset({int}),
+    ),
+    models.BooleanField: frozenset({bool}),
+    models.FloatField: frozenset({float}),
+}
+_INTEGER_KEYS = (models.AutoField, models.BigAutoField, models.SmallAutoField)
+
+_NOTHING = object()
+Column = tuple[str, Callable[[], Any], frozenset[type], Callable[[Any, Any], Any]]
+
+
+def _unchanged(field: "Field[Any, Any]") -> frozenset[type]:
+    kinds = _UNCHANGED.get(type(field), frozenset())
+    if isinstance(field, models.ForeignKey):
+        kinds = frozenset({int}) if type(field.target_field) in _INTEGER_KEYS else kinds
+    return kinds | {type(None)} if field.null else kinds
+
+
+def _default(field: "Field[Any, Any]") -> Callable[[], Any]:
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return timezone.now
+    return field.get_default
 
 
 @functools.cache
@@ -77,6 +124,14 @@ def _insert_fields(model: type[Model]) -> "tuple[Field[Any, Any], ...]":
         field
         for field in model._meta.concrete_fields
         if not (field.primary_key and isinstance(field, AutoFieldMixin))
+    )
+
+
+@functools.cache
+def _insert_columns(model: type[Model]) -> tuple[Column, ...]:
+    return tuple(
+        (field.attname, _default(field), _unchanged(field), field.get_db_prep_save)
+        for field in _insert_fields(model)
     )
 
 

@@ -44,6 +44,22 @@ _queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Queue]
 )
 
 
+_last: "tuple[weakref.ref[asyncio.AbstractEventLoop], dict[str, _Queue]] | None" = None
+
+
+def _lanes(loop: asyncio.AbstractEventLoop) -> dict[str, _Queue]:
+    """The queues of `loop` (the last loop's without a WeakKeyDictionary lookup, which
+    builds a weak reference per call)."""
+    global _last
+    if _last is not None and _last[0]() is loop:
+        return _last[1]
+    lanes = _queues.get(loop)
+    if lanes is None:
+        lanes = _queues[loop] = {READ: _Queue(READ), WRITE: _Queue(WRITE)}
+    _last = (weakref.ref(loop), lanes)
+    return lanes
+
+
 def each(calls: list[tuple[Callable[..., Any], dict[str, Any]]]) -> list[Outcome]:
     """The runner of plain calls: `function(**kwargs)` each on its own (in a savepoint
     of its own inside a transaction)."""
@@ -88,10 +104,7 @@ async def batched(
     client that went away), to undo what nobody will use.
     """
     loop = asyncio.get_running_loop()
-    lanes = _queues.get(loop)
-    if lanes is None:
-        lanes = _queues[loop] = {READ: _Queue(READ), WRITE: _Queue(WRITE)}
-    queue = lanes[lane]
+    queue = _lanes(loop)[lane]
     future: asyncio.Future[Any] = loop.create_future()
     queue.pending.append((runner, argument, future, orphan))
     if not queue.draining:

@@ -5,6 +5,7 @@ id up front (so the stream's first event can name it, with the ids of the two it
 and is created with the turn's items, in the one transaction that stores them.
 """
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,15 +209,16 @@ def _reply_items(turn: Turn, reply: Reply) -> list[dict[str, Any]]:
 def turn_store(*, turn: Turn, reply: Reply) -> Conversation:
     """Store the ask and the reply as items of the turn's conversation, creating it
     when new and titling it when untitled. Raises NotFound if it was deleted."""
-    conversation = turn.conversation
-    if conversation is None:
+    if turn.conversation is None:
         conversation = new_conversation(turn)
         conversation.save(force_insert=True)
-    elif not conversation.title and turn.title:
-        Conversation.objects.filter(pk=conversation.pk, title="").update(
-            title=turn.title
-        )
-        auth_cache.invalidate(CACHE_KIND, conversation.public_id)
+    else:  # a copy: the cache shares turn.conversation, and _items_insert changes it
+        conversation = copy.copy(turn.conversation)
+        if not conversation.title and turn.title:
+            Conversation.objects.filter(pk=conversation.pk, title="").update(
+                title=turn.title
+            )
+            auth_cache.invalidate(CACHE_KIND, conversation.public_id)
     _items_insert(conversation, turn_items(turn, reply), response=None)
     return conversation
 

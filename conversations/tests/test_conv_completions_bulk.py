@@ -6,9 +6,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from conversations.completions import bulk
 from conversations.completions.bulk import turns_finish
 from conversations.completions.requests import turn_request_parse
-from conversations.completions.services import Reply, Turn, turn_begin
+from conversations.completions.services import Reply, Turn, turn_begin, turn_finish
 from conversations.models import Conversation, IdempotencyKey, Item
 from conversations.tests.factories import ConversationFactory, ItemFactory
 from janserver.errors import NotFound
@@ -93,3 +94,34 @@ def test_a_conversation_deleted_meanwhile_fails_only_its_turn(principal, project
     assert isinstance(error, NotFound)
     assert Item.objects.filter(conversation=kept).count() == 2
     assert not Item.objects.filter(conversation=gone).exists()
+
+
+def test_positions_without_update_returning(principal, project, monkeypatch):
+    """Databases without UPDATE ... RETURNING (SQLite before 3.35) read counters back."""
+    monkeypatch.setattr(bulk, "_update_returns_rows", lambda connection: False)
+    existing = ConversationFactory(project=project)
+    first, second = (begin(principal, existing.public_id) for _ in range(2))
+    outcomes = finish([(first, reply("A")), (second, reply("B"))])
+    assert [ok for ok, _ in outcomes] == [True, True]
+    positions = Item.objects.filter(conversation=existing).order_by("position")
+    assert [(i.position, i.public_id) for i in positions] == [
+        (1, first.ask_item_id),
+        (2, first.completion_item_id),
+        (3, second.ask_item_id),
+        (4, second.completion_item_id),
+    ]
+    existing.refresh_from_db()
+    assert existing.last_position == 4
+
+
+def test_a_turn_stored_alone_leaves_the_cached_conversation_as_it_was(
+    principal, project
+):
+    existing = ConversationFactory(project=project, title="Kept")
+    turn = begin(principal, existing.public_id)
+    cached = turn.conversation
+    assert cached is begin(principal, existing.public_id).conversation  # shared
+    stored = turn_finish(turn=turn, reply=reply())
+    assert stored.last_position == 2
+    assert stored is not cached
+    assert cached.last_position == 0

@@ -42,7 +42,7 @@ def test_a_warm_lookup_costs_no_query(conversation, django_assert_num_queries):
         again = conversation_get_cached(caller=caller, public_id=conversation.public_id)
     assert again.pk == first.pk == conversation.pk
     assert again.workspace.instruction == "Be brief."
-    assert again is not first  # each caller gets its own copy
+    assert again is first  # shared: callers read it, never change it
 
 
 @pytest.mark.parametrize(

@@ -120,10 +120,13 @@ def _parts(
 # Items.
 
 
+# Choices' `.values` builds a new list on every access: these are read per item.
+ITEM_STATUSES = tuple(ItemStatus.values)
+MESSAGE_ROLES = tuple(MessageRole.values)
+
+
 def _status(item: dict[str, Any], param: str) -> str:
-    return choice_field(
-        item, "status", tuple(ItemStatus.values), param, ItemStatus.COMPLETED
-    )
+    return choice_field(item, "status", ITEM_STATUSES, param, ItemStatus.COMPLETED)
 
 
 def _message(item: dict[str, Any], param: str) -> dict[str, Any]:
@@ -133,10 +136,9 @@ def _message(item: dict[str, Any], param: str) -> dict[str, Any]:
         raise MissingParameter(
             f"Missing required parameter: '{param}.role'.", param=f"{param}.role"
         )
-    if role not in MessageRole.values:
+    if role not in MESSAGE_ROLES:
         raise InvalidRequest(
-            f"Invalid value for '{param}.role': use one of "
-            f"{', '.join(MessageRole.values)}.",
+            f"Invalid value for '{param}.role': use one of {', '.join(MESSAGE_ROLES)}.",
             param=f"{param}.role",
         )
     content = item.get("content")

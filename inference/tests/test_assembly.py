@@ -145,6 +145,9 @@ def compact(delta, finish=None):
         "unicode é 漢字 🙂",
         '"usage":{"prompt_tokens":1}',
         '},"logprobs":null,"finish_reason":null}]}',
+        "ends with a backslash \\",
+        '\\"',
+        "",
     ],
 )
 def test_vllm_shaped_content_chunks_read_without_parsing_are_exact(text):
@@ -152,10 +155,35 @@ def test_vllm_shaped_content_chunks_read_without_parsing_are_exact(text):
     stream = (
         compact({"role": "assistant", "content": ""})
         + compact({"content": text})
+        + compact({"content": text})
+        + compact({"reasoning_content": "hm"})
+        + compact({"content": text})
         + compact({"content": "!"})
         + compact({}, finish="stop")
         + b"data: [DONE]\n\n"
     )
-    assert collected(stream, 13).message() == fed(stream, 13).message()
-    assert collected(stream, 13).content == text + "!"
-    assert collected(stream, 13).finish_reason == "stop"
+    for size in (13, 100_000):
+        assert collected(stream, size).message() == fed(stream, size).message()
+        assert collected(stream, size).content == text * 3 + "!"
+        assert collected(stream, size).reasoning == "hm"
+        assert collected(stream, size).finish_reason == "stop"
+
+
+def test_fast_path_follows_a_new_head_and_ascii_escapes():
+    """Chunks whose id changes mid-stream, \\u escapes (a surrogate pair split over
+    two chunks, joined again) and a chunk with a bad escape (left out)."""
+    other = compact({"content": "b"}).replace(b"chatcmpl-9", b"chatcmpl-10")
+    stream = (
+        compact({"content": "a"})
+        + other
+        + other
+        + b'data: {"id":"chatcmpl-10","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"\\u00e9\\ud83d"},"logprobs":null,"finish_reason":null}]}\n\n'
+        + b'data: {"id":"chatcmpl-10","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"\\ude42"},"logprobs":null,"finish_reason":null}]}\n\n'
+        + b'data: {"id":"chatcmpl-10","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"bad \\q"},"logprobs":null,"finish_reason":null}]}\n\n'
+        + compact({"content": "c"}).replace(b"chatcmpl-9", b"chatcmpl-10")
+        + b"data: [DONE]\n\n"
+    )
+    assembler = collected(stream, 100_000)
+    assert assembler.content == "abbé🙂c"
+    assert assembler.completion_id == "chatcmpl-9"
+    assert collected(stream, 7).content == "abbé🙂c"

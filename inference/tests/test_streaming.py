@@ -85,14 +85,48 @@ def _reader(*items, pause=0.0):
     return read
 
 
-async def collect(read, state):
+async def collect(read, state, prefix=b""):
     parts = []
 
     async def write(data):
         parts.append(data)
 
-    await relay(read, state, write)
+    await relay(read, state, write, prefix=prefix)
     return parts
+
+
+PREFIX = b'data: {"conversation_id":"conv_1"}\n\n'
+
+
+async def test_the_prefix_goes_out_with_the_first_events():
+    seen = []
+    parts = []
+
+    async def write(data):
+        parts.append(data)
+
+    reader = _reader(CHUNK, DONE)
+    await relay(reader, StreamState(strip_usage=True), write, seen.append, PREFIX)
+    assert parts == [PREFIX + CHUNK, DONE]
+    assert seen == [CHUNK, DONE]  # the observer sees the upstream's events only
+
+
+async def test_the_prefix_goes_out_with_a_first_heartbeat_or_error(settings):
+    settings.SSE_HEARTBEAT_SECONDS = 0.02
+    parts = await collect(
+        _reader(CHUNK, DONE, pause=0.07), StreamState(strip_usage=True), PREFIX
+    )
+    assert parts[0] == PREFIX + HEARTBEAT
+    assert parts.count(PREFIX + HEARTBEAT) == 1
+    assert b"".join(parts).count(PREFIX) == 1
+    failed = await collect(
+        _reader(UpstreamTimeout("The model server stopped sending.")),
+        StreamState(strip_usage=True),
+        PREFIX,
+    )
+    assert len(failed) == 1
+    assert failed[0].startswith(PREFIX + b"data: ")
+    assert b"upstream_timeout" in failed[0]
 
 
 async def test_relay_ends_with_one_error_event_and_no_done_on_failure():

@@ -1,0 +1,85 @@
+"""janserver.db.insert_many: rows of field values inserted as the ORM would store them."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.models import Item, ItemStatus, ItemType, MessageRole
+from conversations.tests.factories import ConversationFactory
+from inference.models import UsageRecord
+from janserver import db
+
+pytestmark = pytest.mark.django_db
+
+
+def test_rows_are_stored_like_the_orm_stores_them():
+    conversation = ConversationFactory()
+    now = timezone.now()
+    content = [{"type": "input_text", "text": "Hi é"}]
+    rows = [
+        {
+            "conversation_id": conversation.pk,
+            "position": 1,
+            "type": ItemType.MESSAGE,  # a TextChoices member: a str subclass
+            "role": MessageRole.USER,
+            "content": content,
+            "created_at": now,
+        },
+        {
+            "conversation_id": conversation.pk,
+            "position": 2,
+            "type": "function_call",
+            "call_id": "call_1",
+            "name": "lookup",
+            "arguments": '{"q": 1}',
+            "status": ItemStatus.INCOMPLETE,
+            "created_at": now,  # the same object: prepared once
+        },
+    ]
+    with transaction.atomic():
+        db.insert_many(Item, rows)
+    first, second = Item.objects.filter(conversation=conversation).order_by("position")
+    assert (first.type, first.role, first.content) == ("message", "user", content)
+    assert first.status == "completed"  # the field's default
+    assert first.public_id.startswith("msg_")  # a callable default, per row
+    assert first.public_id != second.public_id
+    assert (first.output, first.summary, first.response_id) == (None, None, None)
+    assert first.created_at == second.created_at == now
+    assert (second.call_id, second.name, second.arguments) == (
+        "call_1",
+        "lookup",
+        '{"q": 1}',
+    )
+    assert (second.status, second.content, second.role) == ("incomplete", None, "")
+
+
+def test_values_that_need_preparing_are_prepared():
+    later = timezone.now() + timedelta(minutes=1)
+    rows = [
+        {
+            "request_id": "req_1",
+            "endpoint": "chat.completions",
+            "model": "m",
+            "status": "ok",
+            "http_status": "201",  # a str for an integer field: converted
+            "duration_ms": 12,  # an int for a float field
+            "time_to_first_token_ms": None,
+            "created_at": later,
+        },
+        {"request_id": "req_2", "endpoint": "e", "model": "m", "status": "ok"},
+    ]
+    with transaction.atomic():
+        db.insert_many(UsageRecord, rows)
+    first, second = UsageRecord.objects.order_by("request_id")
+    assert (first.http_status, first.duration_ms) == (201, 12.0)
+    assert first.time_to_first_token_ms is None
+    assert first.created_at == later
+    assert (second.http_status, second.stream, second.project_id) == (200, False, None)
+    assert abs(second.created_at - timezone.now()) < timedelta(minutes=1)
+
+
+def test_nothing_to_insert_runs_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        db.insert_many(Item, [])
