@@ -132,17 +132,21 @@ class ChatAssembler:
         complete, self._tail = data[:end], data[end:]
         segments = complete.split(_PLAIN_TAIL)
         plain: list[bytes] = []
-        for segment in segments[:-1]:
-            head = self._plain_head
-            if (
-                head
-                and segment.startswith(head)
-                and segment.find(b'"', len(head)) < 0
-                and not segment.endswith(b"\\")
-            ):
+        index, end, run_tried = 0, len(segments) - 1, False
+        while index < end:
+            head, segment = self._plain_head, segments[index]
+            if head and _plain_segment(segment, head):
+                # The first plain chunk: usually all the rest are too (checked at
+                # once, in C), up to the finish reason and usage in the last segment.
+                run = None if run_tried else _plain_run(segments[index:end], head)
+                run_tried = True
+                if run is not None:
+                    plain += run
+                    break
                 plain.append(segment[len(head) :])
             else:
                 self._events(segment + _PLAIN_TAIL, plain)
+            index += 1
         if segments[-1]:
             self._events(segments[-1], plain)
         self._content_flush(plain)
@@ -337,6 +341,30 @@ _PLAIN_EVENT = re.compile(
     rb'"((?:[^"\\]|\\.)*)"\},"logprobs":null,"finish_reason":null\}\]\}[ \t]*\n\n'
 )
 _PLAIN_TAIL = b'"},"logprobs":null,"finish_reason":null}]}\n\n'
+
+
+def _plain_segment(segment: bytes, head: bytes) -> bool:
+    """Whether `segment` + _PLAIN_TAIL is a plain chunk with this head: the rest is a
+    JSON string's body (no quote; a final backslash would escape the closing one)."""
+    return (
+        segment.startswith(head)
+        and segment.find(b'"', len(head)) < 0
+        and not segment.endswith(b"\\")
+    )
+
+
+def _plain_run(segments: list[bytes], head: bytes) -> list[bytes] | None:
+    """The bodies of `segments`, if every one passes _plain_segment; else None."""
+    size = len(head)
+    if {segment[:size] for segment in segments} != {head}:
+        return None
+    bodies = [segment[size:] for segment in segments]
+    joined = b"".join(bodies)
+    if b'"' in joined:
+        return None
+    if b"\\" in joined and any(body.endswith(b"\\") for body in bodies):
+        return None
+    return bodies
 
 
 def _payload_json(payload: bytes) -> Any:

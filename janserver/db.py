@@ -3,7 +3,7 @@ and batch inserts cheap enough for hot paths."""
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router
@@ -143,3 +143,128 @@ def _insert_sql(model: type[Model], alias: str) -> str:
     values = ", ".join(["%s"] * len(fields))
     # Only names from the model and placeholders: no value is ever formatted in.
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+
+
+M = TypeVar("M", bound=Model)
+
+
+def row_get(
+    model: type[M],
+    *,
+    related: str,
+    equal: Mapping[str, Any],
+    null: Sequence[str] = (),
+) -> M | None:
+    """Return the instance of `model` whose fields (attnames) equal `equal` and are
+    NULL for `null` (the first, if several), with its foreign-key object `related`
+    loaded as select_related() would, or None.
+
+    For lookups on hot paths: the ORM spends about a millisecond of CPU building this
+    query each time; here its SQL is built once, and values go through the fields'
+    database converters as the ORM would.
+    """
+    connection = connections[router.db_for_read(model)]
+    lookup = _row_lookup(model, related, tuple(equal), tuple(null), connection.alias)
+    params = [
+        field.get_db_prep_value(equal[field.attname], connection)
+        for field in lookup.keys
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(lookup.sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = [
+        _converted(value, converters, column, connection)
+        for value, (converters, column) in zip(row, lookup.converters, strict=True)
+    ]
+    split = len(lookup.own)
+    instance = model.from_db(connection.alias, lookup.own, values[:split])
+    other = None
+    if values[split] is not None:  # the related row's primary key (a LEFT JOIN)
+        other = lookup.other_model.from_db(
+            connection.alias, lookup.other, values[split:]
+        )
+    lookup.field.set_cached_value(instance, other)
+    return instance
+
+
+def _converted(
+    value: Any, converters: tuple[Any, ...], column: Any, connection: Any
+) -> Any:
+    for convert in converters:
+        value = convert(value, column, connection)
+    return value
+
+
+class _Lookup:
+    """The SQL of one row_get() shape, and how to read its rows."""
+
+    def __init__(
+        self,
+        model: type[Model],
+        related: str,
+        equal: tuple[str, ...],
+        null: tuple[str, ...],
+        alias: str,
+    ) -> None:
+        connection = connections[alias]
+        quote = connection.ops.quote_name
+        self.field = cast("models.ForeignKey[Any, Any]", model._meta.get_field(related))
+        self.other_model = cast(type[Model], self.field.related_model)
+        mine, theirs = (
+            model._meta.concrete_fields,
+            self.other_model._meta.concrete_fields,
+        )
+        self.own = [field.attname for field in mine]
+        self.other = [field.attname for field in theirs]
+        self.keys = [cast("Field[Any, Any]", model._meta.get_field(n)) for n in equal]
+        own_table, other_table = model._meta.db_table, self.other_model._meta.db_table
+        columns = [(own_table, field) for field in mine]
+        columns += [(other_table, field) for field in theirs]
+        self.converters = [
+            (
+                tuple(
+                    connection.ops.get_db_converters(col)
+                    + field.get_db_converters(connection)  # type: ignore[attr-defined]  # not in django-stubs
+                ),
+                col,
+            )
+            for table, field in columns
+            for col in [field.get_col(table)]
+        ]
+        selected = ", ".join(
+            f"{quote(table)}.{quote(field.column)}" for table, field in columns
+        )
+        conditions = [f"{quote(own_table)}.{quote(f.column)} = %s" for f in self.keys]
+        conditions += [
+            f"{quote(own_table)}.{quote(field.column)} IS NULL"
+            for name in null
+            for field in [cast("Field[Any, Any]", model._meta.get_field(name))]
+        ]
+        join = (
+            f"LEFT OUTER JOIN {quote(other_table)} ON "
+            f"{quote(own_table)}.{quote(self.field.column)} = "
+            f"{quote(other_table)}.{quote(_pk(self.other_model).column)}"
+        )
+        # Only names from the models and placeholders: no value is ever formatted in.
+        self.sql = (
+            f"SELECT {selected} FROM {quote(own_table)} {join} "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)} "
+            f"ORDER BY {quote(own_table)}.{quote(_pk(model).column)} LIMIT 1"
+        )
+
+
+def _pk(model: type[Model]) -> "Field[Any, Any]":
+    return cast("Field[Any, Any]", model._meta.pk)
+
+
+@functools.cache
+def _row_lookup(
+    model: type[Model],
+    related: str,
+    equal: tuple[str, ...],
+    null: tuple[str, ...],
+    alias: str,
+) -> _Lookup:
+    return _Lookup(model, related, equal, null, alias)

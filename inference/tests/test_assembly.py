@@ -167,6 +167,13 @@ def test_vllm_shaped_content_chunks_read_without_parsing_are_exact(text):
         assert collected(stream, size).content == text * 3 + "!"
         assert collected(stream, size).reasoning == "hm"
         assert collected(stream, size).finish_reason == "stop"
+    # A run of content chunks, taken at once when all are plain.
+    run = compact({"role": "assistant", "content": ""}) + b"".join(
+        compact({"content": part}) for part in ("x", "y", text, "z", text)
+    )
+    run += compact({}, finish="stop") + b"data: [DONE]\n\n"
+    assert collected(run, 100_000).content == "xy" + text + "z" + text
+    assert collected(run, 100_000).message() == fed(run, 7).message()
 
 
 def test_fast_path_follows_a_new_head_and_ascii_escapes():

@@ -6,8 +6,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.models import Item, ItemStatus, ItemType, MessageRole
-from conversations.tests.factories import ConversationFactory
+from conversations.models import Conversation, Item, ItemStatus, ItemType, MessageRole
+from conversations.tests.factories import ConversationFactory, WorkspaceFactory
 from inference.models import UsageRecord
 from janserver import db
 
@@ -83,3 +83,60 @@ def test_values_that_need_preparing_are_prepared():
 def test_nothing_to_insert_runs_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
         db.insert_many(Item, [])
+
+
+def orm_fields(instance):
+    return {
+        f.attname: getattr(instance, f.attname)
+        for f in type(instance)._meta.concrete_fields
+    }
+
+
+def test_row_get_returns_what_select_related_returns(django_assert_num_queries):
+    workspace = WorkspaceFactory(instruction="Be brief. é")
+    conversation = ConversationFactory(
+        owner=workspace.owner,
+        project=workspace.project,
+        workspace=workspace,
+        metadata={"topic": "x", "n": "1"},
+    )
+    expected = Conversation.objects.select_related("workspace").get(pk=conversation.pk)
+    with django_assert_num_queries(1):
+        found = db.row_get(
+            Conversation,
+            related="workspace",
+            equal={"public_id": conversation.public_id},
+            null=("deleted_at",),
+        )
+        assert found is not None
+        assert found.workspace.instruction == "Be brief. é"  # no second query
+    assert orm_fields(found) == orm_fields(expected)
+    assert orm_fields(found.workspace) == orm_fields(expected.workspace)
+    assert found.created_at.tzinfo is not None
+    assert not found._state.adding
+    found.title = "Saved"
+    found.save(update_fields=["title"])  # a usable instance
+    assert Conversation.objects.get(pk=conversation.pk).title == "Saved"
+
+
+def test_row_get_without_the_related_row_or_any_row():
+    conversation = ConversationFactory()
+    found = db.row_get(
+        Conversation, related="workspace", equal={"public_id": conversation.public_id}
+    )
+    assert found is not None
+    assert found.workspace is None
+    conversation.deleted_at = timezone.now()
+    conversation.save()
+    assert (
+        db.row_get(
+            Conversation,
+            related="workspace",
+            equal={"public_id": conversation.public_id},
+            null=("deleted_at",),
+        )
+        is None
+    )
+    assert (
+        db.row_get(Conversation, related="workspace", equal={"public_id": "x"}) is None
+    )
