@@ -122,12 +122,22 @@ async def load(
     return run
 
 
-def report(name: str, run: Run) -> None:
+def process_cpu(pid: int) -> float:
+    """CPU seconds used so far by process `pid` (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(name: str, run: Run, gateway_cpu: float) -> None:
     print(f"  {name:<6} {run.rate:8.1f} streams/s  {run.event_rate:9.0f} ev/s  "
-          f"TTFB p50 {run.pct(0.5):6.1f} ms  errors {run.errors:<4} generator CPU {run.cpu_share:4.0%}")  # fmt: skip
+          f"TTFB p50 {run.pct(0.5):6.1f} ms  errors {run.errors:<4} "
+          f"gateway {gateway_cpu / run.seconds:4.0%} CPU, {gateway_cpu * 1000 / max(run.requests, 1):.2f} ms/stream  "
+          f"generator CPU {run.cpu_share:4.0%}")  # fmt: skip
 
 
-async def measure(base_url: str, headers: dict, args: argparse.Namespace) -> None:
+async def measure(
+    base_url: str, headers: dict, args: argparse.Namespace, pid: int
+) -> None:
     plain_url = f"{base_url}/v1/chat/completions"
     conv_url = f"{base_url}/v1/conv/chat/completions"
     conversations: list[str | None] = [None] * args.concurrency  # one per client
@@ -139,18 +149,20 @@ async def measure(base_url: str, headers: dict, args: argparse.Namespace) -> Non
     for number in range(1, args.rounds + 1):
         # The machine's speed drifts over seconds: short slices, back to back, the
         # order swapped every round, pair the two sides under the same conditions.
-        runs = {}
+        runs, used = {}, {}
         for conv in (False, True) if number % 2 else (True, False):
             url = conv_url if conv else plain_url
+            before = process_cpu(pid)
             runs[conv] = await load(
                 url, headers, args, conv=conv, seconds=args.seconds,
                 conversations=conversations,
             )  # fmt: skip
+            used[conv] = process_cpu(pid) - before
             totals[conv][0] += runs[conv].requests
             totals[conv][1] += runs[conv].seconds
         print(f"round {number}")
-        report("plain", runs[False])
-        report("conv", runs[True])
+        report("plain", runs[False], used[False])
+        report("conv", runs[True], used[True])
         ratios.append(runs[True].rate / runs[False].rate)
         stored += runs[True].requests
     overall = (totals[True][0] / totals[True][1]) / (
@@ -193,7 +205,7 @@ def main() -> None:
             "Authorization": f"Bearer {project_key(env)}",
             "Content-Type": "application/json",
         }
-        asyncio.run(measure(gateway_url, headers, args))
+        asyncio.run(measure(gateway_url, headers, args, pid))
         conversations, items = stored_items(env).split()
         print(
             f"stored: {conversations} conversations, {items} items (warm-up included)"

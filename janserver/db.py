@@ -49,7 +49,7 @@ async def run_concurrently(
 
 def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT rows of `model` (field values by attname; a missing field takes its
-    default) with one prepared statement run per row.
+    default), as few statements as the database's parameter limit allows.
 
     For batch writes on hot paths: bulk_create builds model instances and compiles
     every value of every row into one statement, which costs more CPU than the
@@ -77,8 +77,18 @@ def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
                 last[index] = (value, prepare(value, connection))
                 prepared.append(last[index][1])
         values.append(prepared)
+    # One multi-row statement per chunk: with executemany, SQLite steps (and the
+    # driver releases and takes back the GIL) once per row.
+    fields = _insert_fields(model)
+    chunk = max(
+        1,
+        min(connection.ops.bulk_batch_size(fields, values), _MAX_PARAMS // len(fields)),
+    )
     with connection.cursor() as cursor:
-        cursor.executemany(_insert_sql(model, connection.alias), values)
+        for start in range(0, len(values), chunk):
+            part = values[start : start + chunk]
+            params = [value for row in part for value in row]
+            cursor.execute(_insert_sql(model, connection.alias, len(part)), params)
 
 
 # What a field's database preparation leaves unchanged, by field class: values of
@@ -135,14 +145,19 @@ def _insert_columns(model: type[Model]) -> tuple[Column, ...]:
     )
 
 
-@functools.cache
-def _insert_sql(model: type[Model], alias: str) -> str:
+# PostgreSQL's protocol takes at most 65,535 parameters per statement.
+_MAX_PARAMS = 65_535
+
+
+@functools.lru_cache(maxsize=512)
+def _insert_sql(model: type[Model], alias: str, rows: int) -> str:
     quote = connections[alias].ops.quote_name
     fields = _insert_fields(model)
     columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join(["%s"] * len(fields))
+    row = f"({', '.join(['%s'] * len(fields))})"
+    values = ", ".join([row] * rows)
     # Only names from the model and placeholders: no value is ever formatted in.
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values}"  # noqa: S608
 
 
 M = TypeVar("M", bound=Model)

@@ -194,3 +194,53 @@ def test_fast_path_follows_a_new_head_and_ascii_escapes():
     assert assembler.content == "abbé🙂c"
     assert assembler.completion_id == "chatcmpl-9"
     assert collected(stream, 7).content == "abbé🙂c"
+
+
+def vllm(delta: str, finish: str = "null") -> bytes:
+    return (
+        b'data: {"id":"chatcmpl-7","object":"chat.completion.chunk","created":5,'
+        b'"model":"m","choices":[{"index":0,"delta":{' + delta.encode() + b"},"
+        b'"logprobs":null,"finish_reason":' + finish.encode() + b"}]}\n\n"
+    )
+
+
+VLLM_USAGE = (
+    b'data: {"id":"chatcmpl-7","object":"chat.completion.chunk","created":5,'
+    b'"model":"m","choices":[],"usage":{"prompt_tokens":3,"total_tokens":5,'
+    b'"completion_tokens":2}}\n\n'
+)
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        vllm('"content":""', '"stop","stop_reason":null'),
+        vllm('"content":"."', '"length"'),
+        vllm('"content":""', '"stop","stop_reason":151645'),  # parsed instead
+    ],
+)
+def test_vllm_opening_closing_and_usage_chunks_read_without_parsing(closing):
+    stream = (
+        vllm('"role":"assistant","content":""')
+        + vllm('"content":"Hi"')
+        + vllm('"content":" there"')
+        + closing
+        + VLLM_USAGE
+        + b"data: [DONE]\n\n"
+    )
+    expected = fed(stream, 5)
+    assembler = collected(stream, 100_000)
+    assert assembler.message() == expected.message()
+    assert assembler.content.startswith("Hi there")
+    assert assembler.finish_reason == expected.finish_reason
+    assert assembler.finish_reason in {"stop", "length"}
+    assert (
+        assembler.usage
+        == expected.usage
+        == {
+            "prompt_tokens": 3,
+            "total_tokens": 5,
+            "completion_tokens": 2,
+        }
+    )
+    assert assembler.completion_id == "chatcmpl-7"

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from conversations.models import Conversation, Item, ItemStatus, ItemType, MessageRole
@@ -140,3 +140,24 @@ def test_row_get_without_the_related_row_or_any_row():
     assert (
         db.row_get(Conversation, related="workspace", equal={"public_id": "x"}) is None
     )
+
+
+def test_many_rows_go_in_as_few_statements_as_the_parameter_limit_allows(
+    django_assert_num_queries,
+):
+    conversation = ConversationFactory()
+    rows = [
+        {"conversation_id": conversation.pk, "position": n, "type": "message"}
+        | {"role": "user", "content": [{"type": "input_text", "text": str(n)}]}
+        for n in range(1, 151)
+    ]
+    fields = db._insert_fields(Item)
+    per_statement = min(connection.ops.bulk_batch_size(fields, rows), 150)
+    statements = -(-150 // per_statement)
+    with transaction.atomic(), django_assert_num_queries(statements):
+        db.insert_many(Item, rows)
+    stored = Item.objects.filter(conversation=conversation).order_by("position")
+    assert [item.content[0]["text"] for item in stored] == [
+        str(n) for n in range(1, 151)
+    ]
+    assert len({item.public_id for item in stored}) == 150
