@@ -1,14 +1,8 @@
-"""Public identifiers: a type prefix plus a random lowercase alphanumeric string.
-
-The ids of what is made in volume (conversations, items, responses) start with the
-time they were made, so that new rows land at the end of their unique index instead of
-at random pages of it (B-tree inserts with locality, on PostgreSQL and SQLite alike).
-"""
+"""Public identifiers: a type prefix plus a random lowercase alphanumeric string."""
 
 import os
 import string
 import threading
-import time
 
 ALPHABET = string.digits + string.ascii_lowercase
 
@@ -61,32 +55,6 @@ def new_id(prefix: str, length: int = SHORT_LENGTH) -> str:
     return f"{prefix}_{random_string(length)}"
 
 
-# 9 base-36 digits of milliseconds since 1970 last until the year 5138.
-TIME_DIGITS = 9
-
-
-def new_sortable_id(prefix: str, length: int = LONG_LENGTH) -> str:
-    """Return a public id whose first TIME_DIGITS characters are the current time in
-    milliseconds (base 36), the rest random: ids made later sort after, at a
-    millisecond's resolution. With LONG_LENGTH, 33 random characters (~170 bits)."""
-    return f"{prefix}_{_time_digits()}{random_string(length - TIME_DIGITS)}"
-
-
-_stamp: tuple[int, str] = (-1, "")
-
-
-def _time_digits() -> str:
-    global _stamp
-    now = time.time_ns() // 1_000_000
-    if _stamp[0] != now:  # a new millisecond: encode it (once)
-        value, digits = now, []
-        for _ in range(TIME_DIGITS):
-            value, digit = divmod(value, 36)
-            digits.append(ALPHABET[digit])
-        _stamp = (now, "".join(reversed(digits)))
-    return _stamp[1]
-
-
 # Module-level defaults so that migrations can serialize them.
 def new_user_id() -> str:
     return new_id("user")
@@ -113,15 +81,15 @@ def new_workspace_id() -> str:
 
 
 def new_conversation_id() -> str:
-    return new_sortable_id("conv")
+    return new_id("conv", LONG_LENGTH)
 
 
 def new_item_id() -> str:
-    return new_sortable_id("msg")
+    return new_id("msg", LONG_LENGTH)
 
 
 def new_response_id() -> str:
-    return new_sortable_id("resp")
+    return new_id("resp", LONG_LENGTH)
 
 
 def new_provider_id() -> str:

@@ -39,12 +39,19 @@ def stream_reply(
     *,
     model: str,
     with_reasoning: bool,
+    with_completion: bool = True,
 ) -> Reply:
-    """Return the Reply of a relayed stream, complete only when it reached [DONE]."""
+    """Return the Reply of a relayed stream, complete only when it reached [DONE].
+
+    Its chat.completion (what a retry with the same Idempotency-Key gets back) is
+    built only `with_completion`; empty otherwise.
+    """
     assembler.settle()
     state = outcome.state
     complete = state.done and state.error is None and not outcome.disconnected
     message = assembler.message()
+    if not with_completion:
+        return Reply(message=message, complete=complete, completion={})
     kept = message if with_reasoning else assembler.message(with_reasoning=False)
     choice = {
         "index": 0,
@@ -89,6 +96,7 @@ class TurnObserver:
             outcome,
             model=self.model,
             with_reasoning=self.turn.store_reasoning,
+            with_completion=self.turn.claim is not None,
         )
         await turn_settle(self.turn, reply)
 

@@ -74,7 +74,7 @@ class Turn:
 class Reply:
     """How the turn ended: the assistant's message (OpenAI chat shape, reasoning in
     `reasoning_content`), whether it is complete, and the chat.completion a retry
-    with the same Idempotency-Key gets back."""
+    with the same Idempotency-Key gets back (empty for a turn without a key)."""
 
     message: dict[str, Any]
     complete: bool

@@ -35,25 +35,6 @@ def test_ids_do_not_repeat_and_use_every_symbol_evenly():
     assert all(abs(n - expected) < 0.05 * expected for n in counts.values())
 
 
-def test_volume_ids_start_with_the_time_they_were_made(monkeypatch):
-    """Conversation, item and response ids sort by creation (by millisecond), so new
-    rows go to the end of their unique index; the rest stays random."""
-    moment = 1_795_000_000_123  # ms since 1970
-    monkeypatch.setattr(ids.time, "time_ns", lambda: moment * 1_000_000)
-    first = [ids.new_item_id() for _ in range(200)]
-    monkeypatch.setattr(ids.time, "time_ns", lambda: (moment + 1) * 1_000_000)
-    later = ids.new_item_id()
-    stamp = first[0][4 : 4 + ids.TIME_DIGITS]
-    assert int(stamp, 36) == moment
-    assert all(made[4 : 4 + ids.TIME_DIGITS] == stamp for made in first)
-    assert all(made < later for made in first)
-    randoms = [made[4 + ids.TIME_DIGITS :] for made in first]
-    assert len(set(randoms)) == 200
-    assert all(len(r) == ids.LONG_LENGTH - ids.TIME_DIGITS for r in randoms)
-    assert ids.new_conversation_id() > "conv_" + stamp
-    assert ids.new_response_id().startswith("resp_")
-
-
 def test_threads_draw_different_ids():
     made: list[str] = []
     lock = threading.Lock()
