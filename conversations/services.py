@@ -9,10 +9,10 @@ from enum import Enum
 from typing import Any, Final
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from conversations.models import Conversation, Item, Response, Workspace
+from conversations.positions import counters_advance
 from conversations.selectors import CACHE_KIND, Caller
 from conversations.validation import (
     MAX_ITEMS_PER_CALL,
@@ -118,22 +118,13 @@ def _items_insert(
     *,
     response: Response | None,
 ) -> list[Item]:
-    # The UPDATE takes the conversation's row lock (the write lock on SQLite) before
-    # reading the counter back, so concurrent appends get disjoint positions.
     now = timezone.now()
-    updated = Conversation.objects.filter(
-        pk=conversation.pk, deleted_at__isnull=True
-    ).update(last_position=F("last_position") + len(cleaned), updated_at=now)
-    if not updated:
+    last = counters_advance({conversation.pk: len(cleaned)}, now).get(conversation.pk)
+    if last is None:
         raise NotFound(
             f"No conversation with id {conversation.public_id!r}.",
             param="conversation_id",
         )
-    last = (
-        Conversation.objects.filter(pk=conversation.pk)
-        .values_list("last_position", flat=True)
-        .get()
-    )
     conversation.last_position, conversation.updated_at = last, now
     first = last - len(cleaned) + 1
     items = [

@@ -13,8 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import transaction
 from django.utils import timezone
 
 from conversations.completions.batching import Outcome
@@ -27,6 +26,7 @@ from conversations.completions.services import (
     turn_key_settle,
 )
 from conversations.models import Conversation, Item
+from conversations.positions import counters_advance
 from conversations.selectors import CACHE_KIND
 from janserver import auth_cache, db
 
@@ -117,7 +117,7 @@ def _positions_reserve(stored: Stored, now: datetime) -> Placed:
             existing[turn.conversation.public_id] = turn.conversation
     if not counts:
         return {}, {}
-    last = _counters_advance(counts, now)
+    last = counters_advance(counts, now)
     if len(last) != len(counts):
         raise _Fallback()  # deleted meanwhile: that turn fails on its own
     for turn, _fields in stored:
@@ -129,47 +129,3 @@ def _positions_reserve(stored: Stored, now: datetime) -> Placed:
             auth_cache.invalidate(CACHE_KIND, conversation.public_id)
     cursors = {key: last[c.pk] - counts[c.pk] + 1 for key, c in existing.items()}
     return existing, cursors
-
-
-def _counters_advance(counts: dict[int, int], now: datetime) -> dict[int, int]:
-    """Add `counts[pk]` to the position counter of each live conversation and touch
-    it; return the new counters by pk (the deleted ones missing).
-
-    One statement (UPDATE ... RETURNING where the database has it): through the ORM,
-    building the CASE cost more than the database spent on the writes.
-    """
-    connection = connections[router.db_for_write(Conversation)]
-    meta, quote = Conversation._meta, connection.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.pk.column)  # type: ignore[union-attr]
-    counter = quote(meta.get_field("last_position").column)
-    touched = meta.get_field("updated_at")
-    live = f"{quote(meta.get_field('deleted_at').column)} IS NULL"
-    keys = ", ".join(["%s"] * len(counts))
-    steps = " ".join(["WHEN %s THEN %s"] * len(counts))
-    # Only names from the model and placeholders: no value is ever formatted in.
-    update = (
-        f"UPDATE {table} SET {counter} = {counter} + CASE {pk} {steps} END, "  # noqa: S608
-        f"{quote(touched.column)} = %s WHERE {pk} IN ({keys}) AND {live}"
-    )
-    params = [
-        *(value for step in counts.items() for value in step),
-        touched.get_db_prep_save(now, connection),
-        *counts,
-    ]
-    with connection.cursor() as cursor:
-        if _update_returns_rows(connection):
-            cursor.execute(f"{update} RETURNING {pk}, {counter}", params)
-            return dict(cursor.fetchall())
-        cursor.execute(update, params)
-        cursor.execute(
-            f"SELECT {pk}, {counter} FROM {table} WHERE {pk} IN ({keys}) AND {live}",  # noqa: S608
-            list(counts),
-        )
-        return dict(cursor.fetchall())
-
-
-def _update_returns_rows(connection: BaseDatabaseWrapper) -> bool:
-    """Whether the database has UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+)."""
-    if connection.vendor == "sqlite":
-        return bool(connection.features.can_return_columns_from_insert)
-    return connection.vendor == "postgresql"

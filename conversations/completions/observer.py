@@ -15,7 +15,7 @@ from conversations.completions.batching import batched, coalesced
 from conversations.completions.bulk import turns_finish
 from conversations.completions.idempotency import idempotency_release
 from conversations.completions.services import Reply, Turn
-from inference.assembly import ChatAssembler
+from inference.collecting import CollectingAssembler
 from inference.gateway import StreamOutcome
 from janserver.errors import APIError
 from janserver.ids import random_string
@@ -34,7 +34,7 @@ def metadata_event(metadata: dict[str, Any]) -> bytes:
 
 
 def stream_reply(
-    assembler: ChatAssembler,
+    assembler: CollectingAssembler,
     outcome: StreamOutcome,
     *,
     model: str,
@@ -78,7 +78,7 @@ class TurnObserver:
         self.model = model
         # Without storage or a key to settle, nothing needs the reply.
         self.assembler = (
-            ChatAssembler() if turn.store or turn.claim is not None else None
+            CollectingAssembler() if turn.store or turn.claim is not None else None
         )
 
     def prefix(self) -> bytes:

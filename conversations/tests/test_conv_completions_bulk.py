@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.completions import bulk
+from conversations import positions
 from conversations.completions.bulk import turns_finish
 from conversations.completions.requests import turn_request_parse
 from conversations.completions.services import Reply, Turn, turn_begin, turn_finish
@@ -98,13 +98,13 @@ def test_a_conversation_deleted_meanwhile_fails_only_its_turn(principal, project
 
 def test_positions_without_update_returning(principal, project, monkeypatch):
     """Databases without UPDATE ... RETURNING (SQLite before 3.35) read counters back."""
-    monkeypatch.setattr(bulk, "_update_returns_rows", lambda connection: False)
+    monkeypatch.setattr(positions, "_update_returns_rows", lambda connection: False)
     existing = ConversationFactory(project=project)
     first, second = (begin(principal, existing.public_id) for _ in range(2))
     outcomes = finish([(first, reply("A")), (second, reply("B"))])
     assert [ok for ok, _ in outcomes] == [True, True]
-    positions = Item.objects.filter(conversation=existing).order_by("position")
-    assert [(i.position, i.public_id) for i in positions] == [
+    stored = Item.objects.filter(conversation=existing).order_by("position")
+    assert [(i.position, i.public_id) for i in stored] == [
         (1, first.ask_item_id),
         (2, first.completion_item_id),
         (3, second.ask_item_id),

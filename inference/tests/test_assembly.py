@@ -1,10 +1,12 @@
-"""ChatAssembler: the assistant message rebuilt from chunks, per chunk or all at once."""
+"""ChatAssembler and CollectingAssembler: the assistant message rebuilt from chunks,
+per chunk or all at once."""
 
 import json
 
 import pytest
 
 from inference.assembly import ChatAssembler
+from inference.collecting import CollectingAssembler
 
 
 def event(delta=None, *, finish=None, usage=None, choices=True, **extra):
@@ -66,8 +68,8 @@ def fed(data: bytes, size: int) -> ChatAssembler:
     return assembler
 
 
-def collected(data: bytes, size: int) -> ChatAssembler:
-    assembler = ChatAssembler()
+def collected(data: bytes, size: int) -> CollectingAssembler:
+    assembler = CollectingAssembler()
     for start in range(0, len(data), size):
         assembler.collect(data[start : start + size])
     return assembler
@@ -93,7 +95,7 @@ def test_feed_reports_what_each_chunk_added():
 
 
 def test_a_bad_event_is_skipped_when_collected():
-    assembler = ChatAssembler()
+    assembler = CollectingAssembler()
     assembler.collect(event({"content": "a"}) + b"data: {broken\n\n")
     assembler.collect(event({"content": "b"}))
     assert assembler.content == "ab"
