@@ -6,10 +6,11 @@ gateway awaits before the response ends, or runs in a background task when the
 client went away (the turn is then stored `incomplete`, with what was generated).
 """
 
-import json
 import logging
 import time
 from typing import Any
+
+import orjson
 
 from conversations.completions.batching import batched, coalesced
 from conversations.completions.bulk import turns_finish
@@ -29,8 +30,7 @@ def completion_id() -> str:
 
 def metadata_event(metadata: dict[str, Any]) -> bytes:
     """Return the stream's first event: the turn's metadata."""
-    data = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
-    return b"data: " + data.encode() + b"\n\n"
+    return b"data: " + orjson.dumps(metadata) + b"\n\n"
 
 
 def stream_reply(
