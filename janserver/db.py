@@ -1,9 +1,9 @@
 """Database work from async code (one thread hop, the connection handed back after),
-and batch inserts cheap enough for hot paths."""
+and batch inserts cheap enough for hot paths (lookups: janserver.db_lookups)."""
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router
@@ -61,6 +61,25 @@ def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     connection = connections[router.db_for_write(model)]
+    values = _prepared_rows(model, rows, connection)
+    # One multi-row statement per chunk: with executemany, SQLite steps (and the
+    # driver releases and takes back the GIL) once per row.
+    fields = _insert_fields(model)
+    chunk = max(
+        1,
+        min(connection.ops.bulk_batch_size(fields, values), _MAX_PARAMS // len(fields)),
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), chunk):
+            part = values[start : start + chunk]
+            params = [value for row in part for value in row]
+            cursor.execute(_insert_sql(model, connection.alias, len(part)), params)
+
+
+def _prepared_rows(
+    model: type[Model], rows: Sequence[Mapping[str, Any]], connection: Any
+) -> list[list[Any]]:
+    """The rows' values in column order, prepared for the database."""
     columns = _insert_columns(model)
     values = []
     # A value shared by the rows (a batch's timestamp) is prepared once.
@@ -77,18 +96,7 @@ def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
                 last[index] = (value, prepare(value, connection))
                 prepared.append(last[index][1])
         values.append(prepared)
-    # One multi-row statement per chunk: with executemany, SQLite steps (and the
-    # driver releases and takes back the GIL) once per row.
-    fields = _insert_fields(model)
-    chunk = max(
-        1,
-        min(connection.ops.bulk_batch_size(fields, values), _MAX_PARAMS // len(fields)),
-    )
-    with connection.cursor() as cursor:
-        for start in range(0, len(values), chunk):
-            part = values[start : start + chunk]
-            params = [value for row in part for value in row]
-            cursor.execute(_insert_sql(model, connection.alias, len(part)), params)
+    return values
 
 
 # What a field's database preparation leaves unchanged, by field class: values of
@@ -158,128 +166,3 @@ def _insert_sql(model: type[Model], alias: str, rows: int) -> str:
     values = ", ".join([row] * rows)
     # Only names from the model and placeholders: no value is ever formatted in.
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values}"  # noqa: S608
-
-
-M = TypeVar("M", bound=Model)
-
-
-def row_get(
-    model: type[M],
-    *,
-    related: str,
-    equal: Mapping[str, Any],
-    null: Sequence[str] = (),
-) -> M | None:
-    """Return the instance of `model` whose fields (attnames) equal `equal` and are
-    NULL for `null` (the first, if several), with its foreign-key object `related`
-    loaded as select_related() would, or None.
-
-    For lookups on hot paths: the ORM spends about a millisecond of CPU building this
-    query each time; here its SQL is built once, and values go through the fields'
-    database converters as the ORM would.
-    """
-    connection = connections[router.db_for_read(model)]
-    lookup = _row_lookup(model, related, tuple(equal), tuple(null), connection.alias)
-    params = [
-        field.get_db_prep_value(equal[field.attname], connection)
-        for field in lookup.keys
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(lookup.sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = [
-        _converted(value, converters, column, connection)
-        for value, (converters, column) in zip(row, lookup.converters, strict=True)
-    ]
-    split = len(lookup.own)
-    instance = model.from_db(connection.alias, lookup.own, values[:split])
-    other = None
-    if values[split] is not None:  # the related row's primary key (a LEFT JOIN)
-        other = lookup.other_model.from_db(
-            connection.alias, lookup.other, values[split:]
-        )
-    lookup.field.set_cached_value(instance, other)
-    return instance
-
-
-def _converted(
-    value: Any, converters: tuple[Any, ...], column: Any, connection: Any
-) -> Any:
-    for convert in converters:
-        value = convert(value, column, connection)
-    return value
-
-
-class _Lookup:
-    """The SQL of one row_get() shape, and how to read its rows."""
-
-    def __init__(
-        self,
-        model: type[Model],
-        related: str,
-        equal: tuple[str, ...],
-        null: tuple[str, ...],
-        alias: str,
-    ) -> None:
-        connection = connections[alias]
-        quote = connection.ops.quote_name
-        self.field = cast("models.ForeignKey[Any, Any]", model._meta.get_field(related))
-        self.other_model = cast(type[Model], self.field.related_model)
-        mine, theirs = (
-            model._meta.concrete_fields,
-            self.other_model._meta.concrete_fields,
-        )
-        self.own = [field.attname for field in mine]
-        self.other = [field.attname for field in theirs]
-        self.keys = [cast("Field[Any, Any]", model._meta.get_field(n)) for n in equal]
-        own_table, other_table = model._meta.db_table, self.other_model._meta.db_table
-        columns = [(own_table, field) for field in mine]
-        columns += [(other_table, field) for field in theirs]
-        self.converters = [
-            (
-                tuple(
-                    connection.ops.get_db_converters(col)
-                    + field.get_db_converters(connection)  # type: ignore[attr-defined]  # not in django-stubs
-                ),
-                col,
-            )
-            for table, field in columns
-            for col in [field.get_col(table)]
-        ]
-        selected = ", ".join(
-            f"{quote(table)}.{quote(field.column)}" for table, field in columns
-        )
-        conditions = [f"{quote(own_table)}.{quote(f.column)} = %s" for f in self.keys]
-        conditions += [
-            f"{quote(own_table)}.{quote(field.column)} IS NULL"
-            for name in null
-            for field in [cast("Field[Any, Any]", model._meta.get_field(name))]
-        ]
-        join = (
-            f"LEFT OUTER JOIN {quote(other_table)} ON "
-            f"{quote(own_table)}.{quote(self.field.column)} = "
-            f"{quote(other_table)}.{quote(_pk(self.other_model).column)}"
-        )
-        # Only names from the models and placeholders: no value is ever formatted in.
-        self.sql = (
-            f"SELECT {selected} FROM {quote(own_table)} {join} "  # noqa: S608
-            f"WHERE {' AND '.join(conditions)} "
-            f"ORDER BY {quote(own_table)}.{quote(_pk(model).column)} LIMIT 1"
-        )
-
-
-def _pk(model: type[Model]) -> "Field[Any, Any]":
-    return cast("Field[Any, Any]", model._meta.pk)
-
-
-@functools.cache
-def _row_lookup(
-    model: type[Model],
-    related: str,
-    equal: tuple[str, ...],
-    null: tuple[str, ...],
-    alias: str,
-) -> _Lookup:
-    return _Lookup(model, related, equal, null, alias)

@@ -1,4 +1,5 @@
-"""janserver.db.insert_many: rows of field values inserted as the ORM would store them."""
+"""janserver.db.insert_many and janserver.db_lookups.row_get: rows written and read as
+the ORM would write and read them."""
 
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 from conversations.models import Conversation, Item, ItemStatus, ItemType, MessageRole
 from conversations.tests.factories import ConversationFactory, WorkspaceFactory
 from inference.models import UsageRecord
-from janserver import db
+from janserver import db, db_lookups
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +103,7 @@ def test_row_get_returns_what_select_related_returns(django_assert_num_queries):
     )
     expected = Conversation.objects.select_related("workspace").get(pk=conversation.pk)
     with django_assert_num_queries(1):
-        found = db.row_get(
+        found = db_lookups.row_get(
             Conversation,
             related="workspace",
             equal={"public_id": conversation.public_id},
@@ -121,7 +122,7 @@ def test_row_get_returns_what_select_related_returns(django_assert_num_queries):
 
 def test_row_get_without_the_related_row_or_any_row():
     conversation = ConversationFactory()
-    found = db.row_get(
+    found = db_lookups.row_get(
         Conversation, related="workspace", equal={"public_id": conversation.public_id}
     )
     assert found is not None
@@ -129,7 +130,7 @@ def test_row_get_without_the_related_row_or_any_row():
     conversation.deleted_at = timezone.now()
     conversation.save()
     assert (
-        db.row_get(
+        db_lookups.row_get(
             Conversation,
             related="workspace",
             equal={"public_id": conversation.public_id},
@@ -138,7 +139,8 @@ def test_row_get_without_the_related_row_or_any_row():
         is None
     )
     assert (
-        db.row_get(Conversation, related="workspace", equal={"public_id": "x"}) is None
+        db_lookups.row_get(Conversation, related="workspace", equal={"public_id": "x"})
+        is None
     )
 
 
