@@ -136,14 +136,20 @@ def _check_options(body: dict[str, Any]) -> None:
             raise InvalidRequest(f"`{name}` must be a number.", param=name)
 
 
-def parse(raw: bytes, endpoint: Endpoint) -> InferenceRequest:
-    """Validate a client body; raise an InvalidRequest naming the first bad field."""
-    body = json_object_load(raw)
+def model_field(body: dict[str, Any]) -> str:
+    """Return the request's `model`; raise MissingParameter or InvalidRequest."""
     model = body.get("model")
     if model is None or model == "":
         raise MissingParameter("You must provide a model parameter.", param="model")
     if not isinstance(model, str):
         raise InvalidRequest("`model` must be a string.", param="model")
+    return model
+
+
+def parse(raw: bytes, endpoint: Endpoint) -> InferenceRequest:
+    """Validate a client body; raise an InvalidRequest naming the first bad field."""
+    body = json_object_load(raw)
+    model = model_field(body)
     if endpoint.input_field not in body:
         raise MissingParameter(
             f"Missing required parameter: '{endpoint.input_field}'.",

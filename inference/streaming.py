@@ -183,5 +183,3 @@ async def relay(
         state.error = UpstreamError("The model server closed the stream early.")
     if state.error is not None:
         await write(prefix + error_event(state.error))
-    elif prefix:
-        await write(prefix)

@@ -130,12 +130,5 @@ def _pk(model: type[Model]) -> "Field[Any, Any]":
     return cast("Field[Any, Any]", model._meta.pk)
 
 
-@functools.cache
-def _row_lookup(
-    model: type[Model],
-    related: str,
-    equal: tuple[str, ...],
-    null: tuple[str, ...],
-    alias: str,
-) -> _Lookup:
-    return _Lookup(model, related, equal, null, alias)
+# One _Lookup per shape: (model, related, equal, null, alias).
+_row_lookup = functools.cache(_Lookup)

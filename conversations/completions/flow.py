@@ -78,7 +78,8 @@ async def _begin(
 
 
 def _orphaned(begun: Turn | Replay) -> None:
-    """The client went away while its key was being claimed: release the claim."""
+    """The client went away before the turn was stored: release its key's claim (in
+    a task of its own, as the caller is being cancelled)."""
     if isinstance(begun, Turn) and begun.claim is not None:
         background.spawn(claim_release(begun.claim), name="idempotency-release")
 
@@ -94,8 +95,7 @@ async def _guarded(
     try:
         return await _relay(request, principal, turn, parsed, entry)
     except asyncio.CancelledError:  # the client went away: release after this task
-        if turn.claim is not None:
-            background.spawn(claim_release(turn.claim), name="idempotency-release")
+        _orphaned(turn)
         raise
     except Exception:
         if turn.claim is not None:

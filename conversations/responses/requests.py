@@ -17,7 +17,13 @@ from conversations.responses.options import (
     tools_clean,
 )
 from conversations.validation import items_clean, metadata_clean, text_max_chars
-from inference.payloads import DENIED_FIELDS, bool_field, is_number, json_object_load
+from inference.payloads import (
+    DENIED_FIELDS,
+    bool_field,
+    is_number,
+    json_object_load,
+    model_field,
+)
 from janserver.errors import InvalidRequest, MissingParameter
 
 # Fields of the Responses API itself: never forwarded as they are.
@@ -200,11 +206,7 @@ def _check_unsupported(body: dict[str, Any]) -> None:
 def request_parse(raw: bytes) -> ResponseRequest:
     """Validate a Responses request body; raise InvalidRequest naming the bad field."""
     body = json_object_load(raw)
-    model = body.get("model")
-    if model is None or model == "":
-        raise MissingParameter("You must provide a model parameter.", param="model")
-    if not isinstance(model, str):
-        raise InvalidRequest("`model` must be a string.", param="model")
+    model = model_field(body)
     _check_unsupported(body)
     request = ResponseRequest(
         model=model,

@@ -9,15 +9,7 @@ from conversations.services import (
     workspace_instruction_set,
 )
 from conversations.tests.factories import ConversationFactory, WorkspaceFactory
-from janserver import auth_cache
 from janserver.errors import NotFound
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 @pytest.fixture
