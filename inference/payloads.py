@@ -74,12 +74,21 @@ def bool_field(body: dict[str, Any], name: str, default: bool = False) -> bool:
     return value
 
 
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+# Standard JSON only: NaN and Infinity are not (json.loads accepts them).
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
 def json_object_load(raw: bytes) -> dict[str, Any]:
     """Parse a request body that must be a JSON object without NUL characters."""
     if b"\\u0000" in raw or b"\x00" in raw:
         raise InvalidRequest("The request must not contain NUL characters.")
     try:
-        body = json.loads(raw)
+        # What json.loads does with bytes, with the decoder above.
+        body = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, UnicodeDecodeError):
         raise InvalidJSON() from None
     if not isinstance(body, dict):

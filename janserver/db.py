@@ -11,6 +11,8 @@ from django.db.models import Field, Model
 from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 
+from janserver.db_recordset import NotCarried, carried, records, recordset
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -61,6 +63,12 @@ def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     connection = connections[router.db_for_write(model)]
+    if connection.vendor == "postgresql" and _recordset_sql(model, connection.alias):
+        try:
+            _insert_recordset(model, rows, connection)
+            return
+        except NotCarried:  # the generic statements below carry any value
+            pass
     values = _prepared_rows(model, rows, connection)
     # One multi-row statement per chunk: with executemany, SQLite steps (and the
     # driver releases and takes back the GIL) once per row.
@@ -76,11 +84,33 @@ def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
             cursor.execute(_insert_sql(model, connection.alias, len(part)), params)
 
 
-def _prepared_rows(
+def _insert_recordset(
     model: type[Model], rows: Sequence[Mapping[str, Any]], connection: Any
+) -> None:
+    """PostgreSQL: INSERT the rows from one JSON document per chunk (see
+    janserver.db_recordset); raise NotCarried before writing anything."""
+    columns = [field.column for field in _insert_fields(model)]
+    values = _prepared_rows(model, rows, connection, raw_json=True)
+    params = [
+        records(columns, values[start : start + _RECORDSET_ROWS])
+        for start in range(0, len(values), _RECORDSET_ROWS)
+    ]
+    sql = _recordset_sql(model, connection.alias)
+    with connection.cursor() as cursor:
+        for param in params:
+            cursor.execute(sql, [param])
+
+
+def _prepared_rows(
+    model: type[Model],
+    rows: Sequence[Mapping[str, Any]],
+    connection: Any,
+    *,
+    raw_json: bool = False,
 ) -> list[list[Any]]:
-    """The rows' values in column order, prepared for the database."""
-    columns = _insert_columns(model)
+    """The rows' values in column order, prepared for the database (a JSONField's
+    values left as they are with `raw_json`)."""
+    columns = _insert_columns(model, raw_json)
     values = []
     # A value shared by the rows (a batch's timestamp) is prepared once.
     last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(columns)
@@ -146,15 +176,50 @@ def _insert_fields(model: type[Model]) -> "tuple[Field[Any, Any], ...]":
 
 
 @functools.cache
-def _insert_columns(model: type[Model]) -> tuple[Column, ...]:
+def _insert_columns(model: type[Model], raw_json: bool) -> tuple[Column, ...]:
     return tuple(
-        (field.attname, _default(field), _unchanged(field), field.get_db_prep_save)
+        (
+            field.attname,
+            _default(field),
+            _unchanged(field),
+            _preparation(field, raw_json),
+        )
         for field in _insert_fields(model)
     )
 
 
+def _preparation(field: "Field[Any, Any]", raw_json: bool) -> Callable[[Any, Any], Any]:
+    if raw_json and isinstance(field, models.JSONField):
+        return _as_is
+    return field.get_db_prep_save
+
+
+def _as_is(value: Any, _connection: Any) -> Any:
+    return value
+
+
 # PostgreSQL's protocol takes at most 65,535 parameters per statement.
 _MAX_PARAMS = 65_535
+# Rows per recordset document (a bound on one statement's size, not a limit of the
+# database's).
+_RECORDSET_ROWS = 5_000
+
+
+@functools.cache
+def _recordset_sql(model: type[Model], alias: str) -> str | None:
+    """The INSERT of `model` from a JSON recordset; None when a field's values cannot
+    travel in one."""
+    connection = connections[alias]
+    fields = _insert_fields(model)
+    if not all(carried(field) for field in fields):
+        return None
+    quote = connection.ops.quote_name
+    columns = [quote(field.column) for field in fields]
+    types = [str(field.db_type(connection)) for field in fields]
+    source = recordset(list(zip(columns, types, strict=True)))
+    names = ", ".join(columns)
+    # Only names and types from the model, and one placeholder: no value formatted in.
+    return f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT {names} FROM {source}"  # noqa: S608
 
 
 @functools.lru_cache(maxsize=512)

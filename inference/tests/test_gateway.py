@@ -211,6 +211,16 @@ def test_malformed_json_and_oversized_bodies(live):
     )
     assert broken.status_code == 400
     assert broken.json()["error"]["code"] == "invalid_json"
+    before = len(live.fake.recorder.requests)
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):  # not JSON, json.loads aside
+        not_json = httpx.post(
+            f"{live.url}/v1/chat/completions",
+            content=b'{"model": "m", "temperature": %s, "messages": []}' % constant,
+            headers=live.headers | {"Content-Type": "application/json"},
+        )
+        assert not_json.status_code == 400
+        assert not_json.json()["error"]["code"] == "invalid_json"
+    assert len(live.fake.recorder.requests) == before
     huge = httpx.post(
         f"{live.url}/v1/chat/completions",
         content=b" " * (10 * 1024 * 1024),

@@ -1,16 +1,19 @@
 """janserver.db.insert_many and janserver.db_lookups.row_get: rows written and read as
 the ORM would write and read them."""
 
+import math
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from conversations.models import Conversation, Item, ItemStatus, ItemType, MessageRole
 from conversations.tests.factories import ConversationFactory, WorkspaceFactory
 from inference.models import UsageRecord
-from janserver import db, db_lookups
+from janserver import db, db_lookups, db_recordset
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +82,71 @@ def test_values_that_need_preparing_are_prepared():
     assert first.created_at == later
     assert (second.http_status, second.stream, second.project_id) == (200, False, None)
     assert abs(second.created_at - timezone.now()) < timedelta(minutes=1)
+
+
+def test_values_a_json_document_cannot_carry_are_stored_exactly():
+    conversation = ConversationFactory()
+    huge = 2**70  # beyond orjson's 64 bits: PostgreSQL's recordset path steps aside
+    rows = [
+        {"conversation_id": conversation.pk, "position": n, "type": "message"}
+        | {"role": "user", "content": [{"type": "input_text", "text": "x", "n": huge}]}
+        for n in (1, 2)
+    ]
+    with transaction.atomic():
+        db.insert_many(Item, rows)
+    stored = Item.objects.filter(conversation=conversation).order_by("position")
+    assert [item.content[0]["n"] for item in stored] == [huge, huge]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite stores a NaN as NULL"
+)
+def test_a_float_that_is_not_finite_is_stored_as_it_is():
+    rows = [
+        {"request_id": f"req_{n}", "endpoint": "e", "model": "m", "status": "ok"}
+        | {"duration_ms": value}
+        for n, value in enumerate((float("nan"), float("inf"), 1.5))
+    ]
+    with transaction.atomic():
+        db.insert_many(UsageRecord, rows)
+    stored = [r.duration_ms for r in UsageRecord.objects.order_by("request_id")]
+    assert math.isnan(stored[0])
+    assert stored[1:] == [float("inf"), 1.5]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the recordset path is PostgreSQL's"
+)
+def test_postgresql_takes_the_rows_in_one_json_parameter(django_assert_num_queries):
+    conversation = ConversationFactory()
+    rows = [
+        {"conversation_id": conversation.pk, "position": n, "type": "message"}
+        | {"role": "user", "content": [{"type": "input_text", "text": f"{n} é"}]}
+        for n in range(1, 41)
+    ]
+    with transaction.atomic(), django_assert_num_queries(1) as captured:
+        db.insert_many(Item, rows)
+    assert "jsonb_to_recordset" in captured.captured_queries[0]["sql"]
+    stored = Item.objects.filter(conversation=conversation).order_by("position")
+    assert [item.content[0]["text"] for item in stored] == [
+        f"{n} é" for n in range(1, 41)
+    ]
+
+
+def test_recordset_documents_refuse_what_json_cannot_carry():
+    assert db_recordset.records(("a", "b"), [(1, "x"), (None, {"k": [1.5]})]) == (
+        '[{"a":1,"b":"x"},{"a":null,"b":{"k":[1.5]}}]'
+    )
+    with pytest.raises(db_recordset.NotCarried):
+        db_recordset.records(("a",), [(float("nan"),)])
+    with pytest.raises(db_recordset.NotCarried):
+        db_recordset.records(("a",), [(2**64,)])
+    with pytest.raises(db_recordset.NotCarried):
+        db_recordset.records(("a",), [(Decimal("1.5"),)])
+    assert db_recordset.carried(Item._meta.get_field("content"))
+    assert db_recordset.carried(Item._meta.get_field("conversation"))
+    assert not db_recordset.carried(models.DecimalField(max_digits=4))
+    assert not db_recordset.carried(models.JSONField(encoder=DjangoJSONEncoder))
 
 
 def test_nothing_to_insert_runs_no_query(django_assert_num_queries):
