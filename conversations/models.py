@@ -223,8 +223,10 @@ class Response(models.Model):
 class Item(models.Model):
     """One conversation item in OpenAI's shapes; `position` orders a conversation."""
 
+    # Unique through Meta (conv_item_public_id_unique): a unique field would also get
+    # a LIKE index on PostgreSQL, one more index written by every insert, never read.
     public_id = models.CharField(
-        max_length=LONG_ID_LENGTH, unique=True, editable=False, default=new_item_id
+        max_length=LONG_ID_LENGTH, editable=False, default=new_item_id
     )
     conversation = models.ForeignKey(
         Conversation,
@@ -253,11 +255,24 @@ class Item(models.Model):
         null=True,
         blank=True,
         related_name="items",
+        db_index=False,  # conv_item_response_idx, of the items that have one
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        indexes = [
+            # Most items (those of chat turns and the items API) have no response:
+            # they stay out of this index, and their inserts do not write to it.
+            models.Index(
+                fields=["response"],
+                name="conv_item_response_idx",
+                condition=models.Q(response__isnull=False),
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["public_id"], name="conv_item_public_id_unique"
+            ),
             models.UniqueConstraint(
                 fields=["conversation", "position"], name="conv_item_position_unique"
             ),

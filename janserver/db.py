@@ -2,11 +2,13 @@
 and batch inserts cheap enough for hot paths (lookups: janserver.db_lookups)."""
 
 import functools
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import Field, Model
 from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
@@ -116,8 +118,11 @@ def _prepared_rows(
     last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(columns)
     for row in rows:
         prepared = []
-        for index, (attname, default, kinds, prepare) in enumerate(columns):
-            value = row[attname] if attname in row else default()
+        for index, (attname, constant, factory, kinds, prepare) in enumerate(columns):
+            if attname in row:
+                value = row[attname]
+            else:
+                value = constant if factory is None else factory()
             if type(value) in kinds or (str in kinds and isinstance(value, str)):
                 prepared.append(value)  # a str subclass too: TextChoices members
             elif value is last[index][0]:
@@ -150,7 +155,11 @@ _UNCHANGED: "dict[type[Field[Any, Any]], frozenset[type]]" = {
 _INTEGER_KEYS = (models.AutoField, models.BigAutoField, models.SmallAutoField)
 
 _NOTHING = object()
-Column = tuple[str, Callable[[], Any], frozenset[type], Callable[[Any, Any], Any]]
+# attname, default (a constant, or None and the callable making it), the types left
+# unchanged, the preparation of any other value.
+Column = tuple[
+    str, Any, Callable[[], Any] | None, frozenset[type], Callable[[Any, Any], Any]
+]
 
 
 def _unchanged(field: "Field[Any, Any]") -> frozenset[type]:
@@ -160,10 +169,13 @@ def _unchanged(field: "Field[Any, Any]") -> frozenset[type]:
     return kinds | {type(None)} if field.null else kinds
 
 
-def _default(field: "Field[Any, Any]") -> Callable[[], Any]:
+def _default(field: "Field[Any, Any]") -> tuple[Any, Callable[[], Any] | None]:
+    """(constant, None), or (None, the callable that makes each row's default)."""
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        return timezone.now
-    return field.get_default
+        return None, timezone.now
+    if field.has_default() and callable(field.default):
+        return None, field.get_default
+    return field.get_default(), None
 
 
 @functools.cache
@@ -180,7 +192,7 @@ def _insert_columns(model: type[Model], raw_json: bool) -> tuple[Column, ...]:
     return tuple(
         (
             field.attname,
-            _default(field),
+            *_default(field),
             _unchanged(field),
             _preparation(field, raw_json),
         )
@@ -189,9 +201,26 @@ def _insert_columns(model: type[Model], raw_json: bool) -> tuple[Column, ...]:
 
 
 def _preparation(field: "Field[Any, Any]", raw_json: bool) -> Callable[[Any, Any], Any]:
-    if raw_json and isinstance(field, models.JSONField):
+    if not isinstance(field, models.JSONField):
+        return field.get_db_prep_save
+    if raw_json:
         return _as_is
-    return field.get_db_prep_save
+    if field.encoder is not None:
+        return field.get_db_prep_save
+
+    def dumped(value: Any, connection: Any) -> Any:
+        """What get_db_prep_save makes of an object or array where the database keeps
+        JSON as text (json.dumps, as the base adapt_json_value), without its calls."""
+        if type(value) in (dict, list) and _json_as_text(connection):
+            return json.dumps(value)
+        return field.get_db_prep_save(value, connection)
+
+    return dumped
+
+
+def _json_as_text(connection: Any) -> bool:
+    adapt = type(connection.ops).adapt_json_value
+    return adapt is BaseDatabaseOperations.adapt_json_value
 
 
 def _as_is(value: Any, _connection: Any) -> Any:

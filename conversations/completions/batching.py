@@ -5,7 +5,8 @@ connection on SQLite, as CONN_MAX_AGE is 0 under ASGI) and a commit; under load 
 not the queries, cost the most. Work queued while a hop is in flight runs together in
 the next hop, in one transaction (a group commit). A runner takes a run of queued
 arguments and returns one outcome for each, isolating them from one another (a
-savepoint each, or turns_finish's own batching): a turn is never half-written.
+savepoint each, or turns_finish's own batching): a turn is never half-written. The
+database thread settles each batch as soon as it committed (see _hop).
 """
 
 import asyncio
@@ -131,6 +132,8 @@ def _settle(entry: Entry, outcome: Outcome) -> None:
     if future.cancelled():
         if succeeded and orphan is not None:
             orphan(value)
+    elif future.done():  # settled already (a hop that failed after settling)
+        return
     elif succeeded:
         future.set_result(value)
     else:
@@ -138,19 +141,13 @@ def _settle(entry: Entry, outcome: Outcome) -> None:
 
 
 async def _drain(queue: _Queue) -> None:
+    loop = asyncio.get_running_loop()
     batch: list[Entry] = []
     try:
         while queue.pending:
             batch = queue.pending[:MAX_BATCH]
             del queue.pending[:MAX_BATCH]
-            work = [(runner, argument) for runner, argument, _, _ in batch]
-            try:
-                hop = db.run if queue.lane == WRITE else db.run_concurrently
-                outcomes = await hop(_run_all, work, atomic=queue.lane == WRITE)
-            except Exception as error:  # the hop or its commit failed: all of it
-                outcomes = [(False, error)] * len(batch)
-            for entry, outcome in zip(batch, outcomes, strict=True):
-                _settle(entry, outcome)
+            await _hop(loop, queue.lane, batch)
     except BaseException:  # cancelled (shutdown): nobody will settle these
         for _runner, _argument, future, _orphan in [*batch, *queue.pending]:
             future.cancel()
@@ -158,3 +155,37 @@ async def _drain(queue: _Queue) -> None:
         raise
     finally:
         queue.draining = False
+
+
+async def _hop(loop: asyncio.AbstractEventLoop, lane: str, batch: list[Entry]) -> None:
+    """Run `batch` in one database hop.
+
+    The database thread settles the batch's futures itself, right after the commit
+    (one turn of the event loop later): the hop's own way back (asgiref's future,
+    shielded, then this task) takes a few more turns, each a few ms long in a busy
+    loop, that every turn's response would otherwise wait for.
+    """
+    run = db.run if lane == WRITE else db.run_concurrently
+    try:
+        await run(_run_and_settle, loop, batch, atomic=lane == WRITE)
+    except Exception as error:  # the hop failed before it could settle the batch
+        for entry in batch:
+            _settle(entry, (False, error))
+
+
+def _run_and_settle(
+    loop: asyncio.AbstractEventLoop, batch: list[Entry], *, atomic: bool
+) -> None:
+    """In the database thread: run the batch, then have the loop settle it."""
+    work = [(runner, argument) for runner, argument, _, _ in batch]
+    try:
+        outcomes = _run_all(work, atomic=atomic)
+    except Exception as error:  # the transaction's commit failed: all of it
+        outcomes = [(False, error)] * len(batch)
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+        loop.call_soon_threadsafe(_settle_batch, batch, outcomes)
+
+
+def _settle_batch(batch: list[Entry], outcomes: list[Outcome]) -> None:
+    for entry, outcome in zip(batch, outcomes, strict=True):
+        _settle(entry, outcome)
