@@ -35,8 +35,8 @@ class NotCarried(Exception):
 
 def carried(field: "Field[Any, Any]") -> bool:
     """Whether the values of `field` can travel in a recordset."""
-    if field.is_relation:
-        field = field.target_field  # type: ignore[assignment]
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
     if isinstance(field, models.JSONField) and field.encoder is not None:
         return False
     return isinstance(field, _CARRIED)
