@@ -4,13 +4,38 @@ Taking the conversation's row lock (SQLite: the write lock) before the items go 
 so concurrent appends to one conversation get disjoint positions.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from conversations.models import Conversation
 from janserver.db_recordset import records, recordset
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The quoted names the statements use (only names from the model)."""
+
+    table: str
+    pk: str
+    counter: str
+    touched: str
+    live: str  # the condition of a conversation not deleted
+
+    @classmethod
+    def of(cls, connection: BaseDatabaseWrapper) -> "_Names":
+        meta, quote = Conversation._meta, connection.ops.quote_name
+        table = quote(meta.db_table)
+        return cls(
+            table=table,
+            pk=quote(meta.pk.column),  # type: ignore[union-attr]
+            counter=quote(meta.get_field("last_position").column),
+            touched=quote(meta.get_field("updated_at").column),
+            live=f"{table}.{quote(meta.get_field('deleted_at').column)} IS NULL",
+        )
 
 
 def counters_advance(counts: dict[int, int], now: datetime) -> dict[int, int]:
@@ -21,57 +46,46 @@ def counters_advance(counts: dict[int, int], now: datetime) -> dict[int, int]:
     building the CASE cost more than the database spent on the writes.
     """
     connection = connections[router.db_for_write(Conversation)]
+    n = _Names.of(connection)
+    touched = Conversation._meta.get_field("updated_at")
+    at = touched.get_db_prep_save(now, connection)
     if connection.vendor == "postgresql":
-        return _advance_from_recordset(connection, counts, now)
-    meta, quote = Conversation._meta, connection.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.pk.column)  # type: ignore[union-attr]
-    counter = quote(meta.get_field("last_position").column)
-    touched = meta.get_field("updated_at")
-    live = f"{quote(meta.get_field('deleted_at').column)} IS NULL"
+        return _advance_from_recordset(connection, n, counts, at)
     keys = ", ".join(["%s"] * len(counts))
     steps = " ".join(["WHEN %s THEN %s"] * len(counts))
     # Only names from the model and placeholders: no value is ever formatted in.
     update = (
-        f"UPDATE {table} SET {counter} = {counter} + CASE {pk} {steps} END, "  # noqa: S608
-        f"{quote(touched.column)} = %s WHERE {pk} IN ({keys}) AND {live}"
+        f"UPDATE {n.table} SET {n.counter} = {n.counter} + CASE {n.pk} {steps} END, "  # noqa: S608
+        f"{n.touched} = %s WHERE {n.pk} IN ({keys}) AND {n.live}"
     )
-    params = [
-        *(value for step in counts.items() for value in step),
-        touched.get_db_prep_save(now, connection),
-        *counts,
-    ]
+    params = [*(value for step in counts.items() for value in step), at, *counts]
     with connection.cursor() as cursor:
         if _update_returns_rows(connection):
-            cursor.execute(f"{update} RETURNING {pk}, {counter}", params)
+            cursor.execute(f"{update} RETURNING {n.pk}, {n.counter}", params)
             return dict(cursor.fetchall())
         cursor.execute(update, params)
         cursor.execute(
-            f"SELECT {pk}, {counter} FROM {table} WHERE {pk} IN ({keys}) AND {live}",  # noqa: S608
+            f"SELECT {n.pk}, {n.counter} FROM {n.table} WHERE {n.pk} IN ({keys}) AND {n.live}",  # noqa: S608
             list(counts),
         )
         return dict(cursor.fetchall())
 
 
 def _advance_from_recordset(
-    connection: BaseDatabaseWrapper, counts: dict[int, int], now: datetime
+    connection: BaseDatabaseWrapper, n: _Names, counts: dict[int, int], at: Any
 ) -> dict[int, int]:
     """PostgreSQL: the counts in one JSON parameter (see janserver.db_recordset), in
     key order so that concurrent batches lock their rows in the same order."""
-    meta, quote = Conversation._meta, connection.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.pk.column)  # type: ignore[union-attr]
-    counter = quote(meta.get_field("last_position").column)
-    touched = meta.get_field("updated_at")
-    live = f"{table}.{quote(meta.get_field('deleted_at').column)} IS NULL"
     source = recordset([('"key"', "bigint"), ('"added"', "bigint")])
     update = (
-        f"UPDATE {table} SET {counter} = {table}.{counter} + r.added, "  # noqa: S608
-        f"{quote(touched.column)} = %s FROM {source} "
-        f"WHERE {table}.{pk} = r.key AND {live} "
-        f"RETURNING {table}.{pk}, {table}.{counter}"
+        f"UPDATE {n.table} SET {n.counter} = {n.table}.{n.counter} + r.added, "  # noqa: S608
+        f"{n.touched} = %s FROM {source} "
+        f"WHERE {n.table}.{n.pk} = r.key AND {n.live} "
+        f"RETURNING {n.table}.{n.pk}, {n.table}.{n.counter}"
     )
     param = records(("key", "added"), sorted(counts.items()))
     with connection.cursor() as cursor:
-        cursor.execute(update, [touched.get_db_prep_save(now, connection), param])
+        cursor.execute(update, [at, param])
         return dict(cursor.fetchall())
 
 

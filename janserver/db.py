@@ -53,7 +53,8 @@ async def run_concurrently(
 
 def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT rows of `model` (field values by attname; a missing field takes its
-    default), as few statements as the database's parameter limit allows.
+    default), as few statements as the database's parameter limit allows (on
+    PostgreSQL: the rows in one JSON parameter, see janserver.db_recordset).
 
     For batch writes on hot paths: bulk_create builds model instances and compiles
     every value of every row into one statement, which costs more CPU than the
