@@ -145,7 +145,7 @@ async def measure(
     await load(
         conv_url, headers, args, conv=True, seconds=1, conversations=conversations
     )
-    ratios, stored, totals = [], 0, {False: [0, 0.0], True: [0, 0.0]}
+    ratios, stored, totals = [], 0, {False: [0, 0.0, 0.0], True: [0, 0.0, 0.0]}
     for number in range(1, args.rounds + 1):
         # The machine's speed drifts over seconds: short slices, back to back, the
         # order swapped every round, pair the two sides under the same conditions.
@@ -160,6 +160,7 @@ async def measure(
             used[conv] = process_cpu(pid) - before
             totals[conv][0] += runs[conv].requests
             totals[conv][1] += runs[conv].seconds
+            totals[conv][2] += used[conv]
         print(f"round {number}")
         report("plain", runs[False], used[False])
         report("conv", runs[True], used[True])
@@ -171,6 +172,10 @@ async def measure(
     print(f"conversation-aware + store / plain streams/s: median {statistics.median(ratios):.1%} "
           f"(target >= 80%; all rounds together {overall:.1%}; rounds "
           f"{', '.join(f'{r:.0%}' for r in ratios)}); {stored} measured turns stored")  # fmt: skip
+    # With the worker saturated, throughput follows its CPU per stream: a steadier view.
+    cpu = {conv: totals[conv][2] * 1000 / max(totals[conv][0], 1) for conv in totals}
+    print(f"gateway CPU per stream, all rounds: plain {cpu[False]:.3f} ms, conv {cpu[True]:.3f} ms "
+          f"(plain / conv {cpu[False] / cpu[True]:.1%})")  # fmt: skip
 
 
 def stored_items(env: dict[str, str]) -> str:
