@@ -66,9 +66,14 @@ def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     connection = connections[router.db_for_write(model)]
-    if connection.vendor == "postgresql" and _recordset_sql(model, connection.alias):
+    recordset_sql = (
+        _recordset_sql(model, connection.alias)
+        if connection.vendor == "postgresql"
+        else None
+    )
+    if recordset_sql is not None:
         try:
-            _insert_recordset(model, rows, connection)
+            _insert_recordset(model, rows, connection, recordset_sql)
             return
         except NotCarried:  # the generic statements below carry any value
             pass
@@ -88,7 +93,7 @@ def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _insert_recordset(
-    model: type[Model], rows: Sequence[Mapping[str, Any]], connection: Any
+    model: type[Model], rows: Sequence[Mapping[str, Any]], connection: Any, sql: str
 ) -> None:
     """PostgreSQL: INSERT the rows from one JSON document per chunk (see
     janserver.db_recordset); raise NotCarried before writing anything."""
@@ -98,7 +103,6 @@ def _insert_recordset(
         records(columns, values[start : start + _RECORDSET_ROWS])
         for start in range(0, len(values), _RECORDSET_ROWS)
     ]
-    sql = _recordset_sql(model, connection.alias)
     with connection.cursor() as cursor:
         for param in params:
             cursor.execute(sql, [param])

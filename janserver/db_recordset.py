@@ -60,9 +60,7 @@ def records(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     objects = [dict(zip(columns, row, strict=True)) for row in rows]
     try:
         encoded = orjson.dumps(objects)
-    except (
-        TypeError
-    ) as error:  # a type orjson has no encoding for, an integer > 64 bits
+    except TypeError as error:  # a type orjson cannot encode, an integer > 64 bits
         raise NotCarried(str(error)) from None
     if b"null" in encoded and _non_finite(objects):  # orjson writes a NaN as null
         raise NotCarried("A float is not finite.")

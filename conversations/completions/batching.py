@@ -132,7 +132,7 @@ def _settle(entry: Entry, outcome: Outcome) -> None:
     if future.cancelled():
         if succeeded and orphan is not None:
             orphan(value)
-    elif future.done():  # settled already (a hop that failed after settling)
+    elif future.done():  # settled already by the database thread
         return
     elif succeeded:
         future.set_result(value)
