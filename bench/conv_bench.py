@@ -124,7 +124,24 @@ async def load(
 
 def process_cpu(pid: int) -> float:
     """CPU seconds used so far by process `pid` (user + system)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return process_cpu_of(Path(f"/proc/{pid}/stat"))
+
+
+def threads_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by process `pid`'s main thread (the event loop) and
+    by its other threads together (database hops, asgiref's thread)."""
+    used = {"event loop": 0.0, "other threads": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            seconds = process_cpu_of(task / "stat")
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        used["event loop" if task.name == str(pid) else "other threads"] += seconds
+    return used
+
+
+def process_cpu_of(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -146,18 +163,22 @@ async def measure(
         conv_url, headers, args, conv=True, seconds=1, conversations=conversations
     )
     ratios, stored, totals = [], 0, {False: [0, 0.0, 0.0], True: [0, 0.0, 0.0]}
+    by_thread: dict[bool, dict[str, float]] = {False: {}, True: {}}
     for number in range(1, args.rounds + 1):
         # The machine's speed drifts over seconds: short slices, back to back, the
         # order swapped every round, pair the two sides under the same conditions.
         runs, used = {}, {}
         for conv in (False, True) if number % 2 else (True, False):
             url = conv_url if conv else plain_url
-            before = process_cpu(pid)
+            before, threads_before = process_cpu(pid), threads_cpu(pid)
             runs[conv] = await load(
                 url, headers, args, conv=conv, seconds=args.seconds,
                 conversations=conversations,
             )  # fmt: skip
             used[conv] = process_cpu(pid) - before
+            for kind, seconds in threads_cpu(pid).items():
+                spent = seconds - threads_before.get(kind, 0.0)
+                by_thread[conv][kind] = by_thread[conv].get(kind, 0.0) + spent
             totals[conv][0] += runs[conv].requests
             totals[conv][1] += runs[conv].seconds
             totals[conv][2] += used[conv]
@@ -176,6 +197,14 @@ async def measure(
     cpu = {conv: totals[conv][2] * 1000 / max(totals[conv][0], 1) for conv in totals}
     print(f"gateway CPU per stream, all rounds: plain {cpu[False]:.3f} ms, conv {cpu[True]:.3f} ms "
           f"(plain / conv {cpu[False] / cpu[True]:.1%})")  # fmt: skip
+    for conv, label in ((False, "plain"), (True, "conv")):
+        parts = sorted(by_thread[conv].items(), key=lambda kv: -kv[1])
+        shares = ", ".join(
+            f"{kind} {seconds * 1000 / max(totals[conv][0], 1):.3f}"
+            for kind, seconds in parts
+            if seconds > 0
+        )
+        print(f"  {label} CPU ms per stream by thread: {shares}")
 
 
 def stored_items(env: dict[str, str]) -> str:

@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DataError, IntegrityError, close_old_connections, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from inference import metrics
@@ -152,9 +151,7 @@ async def _run() -> None:
         failed = False
         if _pending:  # an idle process keeps no database connection busy
             try:
-                _, failed = await sync_to_async(
-                    _flush_in_thread, thread_sensitive=False
-                )(len(_pending))
+                _, failed = await db.run_write(_flush, len(_pending))
             except Exception:
                 logger.exception("Usage flush failed")
                 failed = True
@@ -162,15 +159,6 @@ async def _run() -> None:
         if failed:
             # A full queue keeps waking the flusher: wait out the interval before retrying.
             await asyncio.sleep(_setting("USAGE_FLUSH_SECONDS"))
-
-
-def _flush_in_thread(limit: int | None) -> tuple[int, bool]:
-    """Flush from a worker thread, closing its connection after (CONN_MAX_AGE)."""
-    close_old_connections()
-    try:
-        return _flush(limit)
-    finally:
-        close_old_connections()
 
 
 def flush() -> int:
@@ -183,8 +171,8 @@ def flush() -> int:
 
 
 async def aflush() -> int:
-    """See flush(). Runs in a worker thread."""
-    written, _ = await sync_to_async(_flush_in_thread, thread_sensitive=False)(None)
+    """See flush(). Runs in a worker thread (db.run_write)."""
+    written, _ = await db.run_write(_flush, None)
     return written
 
 

@@ -51,6 +51,17 @@ async def run_concurrently(
     )
 
 
+async def run_write(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run sync code that writes but need not wait behind Django's sync thread: in a
+    thread of the loop's pool (run_concurrently), except on SQLite, which takes one
+    writer at a time anyway. There it shares the sync thread's connection (run): a
+    write from a second connection would wait in SQLite's busy loop while a batch of
+    turns holds the lock, and make every other connection drop its page cache."""
+    if connections[router.db_for_write(models.Model)].vendor == "sqlite":
+        return await run(function, *args, **kwargs)
+    return await run_concurrently(function, *args, **kwargs)
+
+
 def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT rows of `model` (field values by attname; a missing field takes its
     default), as few statements as the database's parameter limit allows (on

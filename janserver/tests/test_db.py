@@ -1,7 +1,8 @@
 """janserver.db.insert_many and janserver.db_lookups.row_get: rows written and read as
-the ORM would write and read them."""
+the ORM would write and read them; the threads janserver.db runs database work in."""
 
 import math
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -231,3 +232,15 @@ def test_many_rows_go_in_as_few_statements_as_the_parameter_limit_allows(
         str(n) for n in range(1, 151)
     ]
     assert len({item.public_id for item in stored}) == 150
+
+
+async def test_writes_share_the_sync_threads_connection_on_sqlite_only():
+    """SQLite takes one writer at a time: a write from another connection would wait
+    in its busy loop and make the sync thread's connection drop its page cache."""
+    sync_thread = await db.run(threading.get_ident)
+    writer = await db.run_write(threading.get_ident)
+    if connection.vendor == "sqlite":
+        assert writer == sync_thread
+    else:
+        assert writer != sync_thread
+    assert writer != threading.get_ident()
