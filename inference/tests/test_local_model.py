@@ -17,6 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from inference.localmodel import bootstrap, install
 from inference.management.commands import localmodel
 from janserver.tests.live_server import ROOT, free_port, manage, server_env
 
@@ -35,13 +36,13 @@ PORTABLE = "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 )
 def test_cmake_args_build_for_any_cpu_of_the_kind(machine, flags, expected):
     """x86-64 gets a portable build (AVX2 only where the CPU has it); ARM the defaults."""
-    assert localmodel.cmake_args(machine, flags) == expected
+    assert install.cmake_args(machine, flags) == expected
 
 
 def test_build_step_is_the_last_compile_step_in_the_log():
     log = "Collecting llama-cpp-python\n  [1/193] cc a.c\n  [57/193] c++ b.cpp\nx [2] y"
-    assert localmodel.build_step(log) == "57/193"
-    assert localmodel.build_step("Downloading llama_cpp_python-0.3.36.tar.gz") is None
+    assert install.build_step(log) == "57/193"
+    assert install.build_step("Downloading llama_cpp_python-0.3.36.tar.gz") is None
 
 
 def test_gguf_path_finds_the_model_file_without_importing_the_package(
@@ -52,16 +53,16 @@ def test_gguf_path_finds_the_model_file_without_importing_the_package(
     (package / "__init__.py").write_text("raise ImportError('never imported')\n")
     (package / "Model.Q4_1.gguf").write_bytes(b"GGUF")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(localmodel, "MODEL_MODULE", "fake_smollm_pkg")
-    assert localmodel.gguf_path() == package / "Model.Q4_1.gguf"
-    monkeypatch.setattr(localmodel, "MODEL_MODULE", "no_such_model_package")
-    assert localmodel.gguf_path() is None
+    monkeypatch.setattr(install, "MODEL_MODULE", "fake_smollm_pkg")
+    assert install.gguf_path() == package / "Model.Q4_1.gguf"
+    monkeypatch.setattr(install, "MODEL_MODULE", "no_such_model_package")
+    assert install.gguf_path() is None
 
 
 @pytest.fixture
 def stamp(tmp_path, monkeypatch):
     path = tmp_path / "venv-stamp"
-    monkeypatch.setattr(localmodel, "failed_stamp", lambda: path)
+    monkeypatch.setattr(install, "failed_stamp", lambda: path)
     return path
 
 
@@ -69,8 +70,8 @@ def test_install_without_a_compiler_says_why_and_how_to_use_vllm(
     tmp_path, stamp, monkeypatch
 ):
     """No compiler: a quick failure naming the fix and the vLLM alternative."""
-    monkeypatch.setattr(localmodel, "llama_installed", lambda: False)
-    monkeypatch.setattr(localmodel, "compiler_missing", lambda: True)
+    monkeypatch.setattr(install, "llama_installed", lambda: False)
+    monkeypatch.setattr(install, "compiler_missing", lambda: True)
     with pytest.raises(CommandError) as failure:
         call_command("localmodel", "install", "--state-dir", str(tmp_path))
     message = str(failure.value)
@@ -86,10 +87,10 @@ def test_install_drops_the_cached_wheel_and_rebuilds_when_llama_cpp_crashes(
     """A cached wheel built for another CPU dies with SIGILL: drop it and rebuild."""
     installs = []
     results = iter(["crashed", "ok"])
-    monkeypatch.setattr(localmodel, "llama_installed", lambda: True)
-    monkeypatch.setattr(localmodel, "gguf_path", lambda: tmp_path / "m.gguf")
-    monkeypatch.setattr(localmodel, "compiler_missing", lambda: False)
-    monkeypatch.setattr(localmodel, "smoke_test", lambda model: next(results))
+    monkeypatch.setattr(install, "llama_installed", lambda: True)
+    monkeypatch.setattr(install, "gguf_path", lambda: tmp_path / "m.gguf")
+    monkeypatch.setattr(install, "compiler_missing", lambda: False)
+    monkeypatch.setattr(install, "smoke_test", lambda model: next(results))
     monkeypatch.setattr(
         localmodel.Command, "_pip", lambda self, *args, **kw: installs.append(args)
     )
@@ -109,7 +110,7 @@ def test_install_drops_the_cached_wheel_and_rebuilds_when_llama_cpp_crashes(
 
 
 def test_status_fails_when_the_model_is_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr(localmodel, "model_available", lambda: False)
+    monkeypatch.setattr(install, "model_available", lambda: False)
     with pytest.raises(CommandError, match="make local-model"):
         call_command("localmodel", "status", "--state-dir", str(tmp_path))
 
@@ -122,7 +123,7 @@ def _listening(port: int) -> bool:
 @pytest.mark.local_model
 @pytest.mark.server
 @pytest.mark.skipif(
-    not localmodel.model_available(),
+    not install.model_available(),
     reason="the local model is not installed (make local-model)",
 )
 def test_make_run_streams_a_real_answer_from_the_local_model(tmp_path):
@@ -158,11 +159,11 @@ def test_make_run_streams_a_real_answer_from_the_local_model(tmp_path):
         client = openai.OpenAI(
             base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0
         )
-        assert [m.id for m in client.models.list()] == [localmodel.MODEL_ALIAS]
+        assert [m.id for m in client.models.list()] == [install.MODEL_ALIAS]
         chunks = list(
             client.chat.completions.create(
-                model=localmodel.MODEL_ALIAS,
-                messages=[{"role": "user", "content": localmodel.QUESTION}],
+                model=install.MODEL_ALIAS,
+                messages=[{"role": "user", "content": bootstrap.QUESTION}],
                 stream=True,
                 temperature=0,
                 max_tokens=40,

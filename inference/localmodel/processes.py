@@ -1,0 +1,136 @@
+"""The child processes, ports and log paths of `localmodel serve`: start, probe, stop."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from django.conf import settings
+
+from inference.localmodel import install
+from inference.localmodel.install import MODEL_ALIAS
+
+SERVER_ENV_OVERRIDES = ("HOST", "PORT", "CONFIG_FILE")
+
+
+def shown(path: Path) -> str:
+    """A path relative to the checkout when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def exit_on_signal(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def address(options: dict[str, Any]) -> str:
+    host = options["host"]
+    return f"[{host}]:{options['port']}" if ":" in host else f"{host}:{options['port']}"
+
+
+def local_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def answers(url: str) -> bool:
+    """Whether an HTTP server answers at `url` (any status) within a second."""
+    try:
+        with urllib.request.urlopen(url, timeout=1):  # noqa: S310
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def stale_server_stop(pid_file: Path) -> None:
+    """Stop a llama.cpp server that an earlier `make run` left behind (killed -9)."""
+    try:
+        pid = int(pid_file.read_text())
+        command = subprocess.run(  # noqa: S603
+            ["ps", "-o", "command=", "-p", str(pid)],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    except (OSError, ValueError):
+        return
+    if "llama_cpp.server" in command and MODEL_ALIAS in command:
+        os.kill(pid, signal.SIGTERM)
+        time.sleep(1)
+    pid_file.unlink(missing_ok=True)
+
+
+def model_server_start(
+    *, port: int, state: Path, say: Callable[[str], None]
+) -> subprocess.Popen[bytes] | None:
+    """Start llama.cpp on 127.0.0.1:`port` and wait until it answers (None: it did not)."""
+    stale_server_stop(state / "llama-server.pid")
+    if port_taken(port):
+        say(
+            f"Port {port} is taken by another program: the local model is not "
+            "started (LOCAL_MODEL_PORT=... make run picks another port)."
+        )
+        return None
+    log_path = state / "llama-server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(install.gguf_path()),
+    ]
+    command += ["--model_alias", MODEL_ALIAS, "--n_ctx", "8192"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    # llama_cpp.server binds to $HOST:$PORT over its options (make exports PORT).
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_OVERRIDES}
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(  # noqa: S603
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    (state / "llama-server.pid").write_text(f"{server.pid}\n")
+    deadline = time.monotonic() + 90
+    while not answers(f"http://127.0.0.1:{port}/v1/models"):
+        if server.poll() is not None or time.monotonic() > deadline:
+            why = "exited" if server.poll() is not None else "did not answer"
+            stop(server)
+            tail = log_path.read_text(errors="replace").splitlines()[-8:]
+            say(
+                f"The local model {why} on 127.0.0.1:{port}; the end of "
+                f"{shown(log_path)}:\n  " + "\n  ".join(tail)
+            )
+            return None
+        time.sleep(0.2)
+    say(f"Local model {MODEL_ALIAS} (llama.cpp) on 127.0.0.1:{port}.")
+    return server
