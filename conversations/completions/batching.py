@@ -75,10 +75,30 @@ def each(calls: list[tuple[Callable[..., Any], dict[str, Any]]]) -> list[Outcome
     return outcomes
 
 
+# Runners that keep their work all-or-nothing themselves (a transaction of their own,
+# or a savepoint inside the hop's): see self_contained().
+_SELF_CONTAINED: set[Runner] = set()
+
+
+def self_contained(runner: Runner) -> Runner:
+    """Mark `runner` as opening its own transaction (a savepoint inside another). A hop
+    of its work alone then runs without one around it: no savepoint, two statements
+    (and on PostgreSQL two round trips) less per batch."""
+    _SELF_CONTAINED.add(runner)
+    return runner
+
+
 def _run_all(work: list[tuple[Runner, Any]], *, atomic: bool) -> list[Outcome]:
     """Run queued work, in one transaction when `atomic` (writes; reads need none, and
     on SQLite a transaction would take the write lock); consecutive work of one
     runner together."""
+    first = work[0][0] if work else None
+    if (
+        atomic
+        and first in _SELF_CONTAINED
+        and all(runner is first for runner, _ in work)
+    ):
+        return first([argument for _, argument in work])
     outcomes: list[Outcome] = []
     with transaction.atomic() if atomic else contextlib.nullcontext():
         start = 0

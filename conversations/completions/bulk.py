@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.completions.batching import Outcome
+from conversations.completions.batching import Outcome, self_contained
 from conversations.completions.services import (
     Reply,
     Turn,
@@ -39,9 +39,11 @@ class _Fallback(Exception):
     """The batch cannot be stored together; store its turns one by one."""
 
 
+@self_contained
 def turns_finish(jobs: list[Job]) -> list[Outcome]:
     """Finish many turns (see turn_finish); return (True, conversation) or
-    (False, error) for each, in order. Call inside a transaction."""
+    (False, error) for each, in order: together in one transaction (a savepoint
+    inside the caller's), or one by one when that fails."""
     try:
         with transaction.atomic():
             return _finish_together(jobs)

@@ -3,10 +3,12 @@
 import json
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations import positions
+from conversations.completions import batching
 from conversations.completions.bulk import turns_finish
 from conversations.completions.requests import turn_request_parse
 from conversations.completions.services import Reply, Turn, turn_begin, turn_finish
@@ -94,6 +96,65 @@ def test_a_conversation_deleted_meanwhile_fails_only_its_turn(principal, project
     assert isinstance(error, NotFound)
     assert Item.objects.filter(conversation=kept).count() == 2
     assert not Item.objects.filter(conversation=gone).exists()
+
+
+def hop(jobs):
+    """Run `jobs` as a write hop of their own would (see batching._run_all)."""
+    work = [(turns_finish, job) for job in jobs]
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = batching._run_all(work, atomic=True)
+    savepoints = [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]
+    return outcomes, savepoints
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hop_of_turns_alone_commits_them_without_a_savepoint(principal, project):
+    conversation = ConversationFactory(project=project)
+    turns = [begin(principal, conversation.public_id) for _ in range(2)]
+    outcomes, savepoints = hop([(turn, reply()) for turn in turns])
+    assert [ok for ok, _ in outcomes] == [True, True]
+    assert savepoints == []
+    assert not connection.in_atomic_block  # committed, not left open
+    assert Item.objects.filter(conversation=conversation).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hop_of_turns_alone_falls_back_to_one_transaction_each(principal, project):
+    """Without a transaction around it, a failed batch is rolled back whole and each
+    turn is stored (or fails) on its own."""
+    kept, gone = (
+        ConversationFactory(project=project),
+        ConversationFactory(project=project),
+    )
+    kept_turn, gone_turn = (
+        begin(principal, kept.public_id),
+        begin(principal, gone.public_id),
+    )
+    Conversation.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+    ((kept_ok, _), (gone_ok, error)), _ = hop(
+        [(kept_turn, reply()), (gone_turn, reply())]
+    )
+    assert (kept_ok, gone_ok, type(error)) == (True, False, NotFound)
+    assert Item.objects.filter(conversation=kept).count() == 2
+    assert not Item.objects.filter(conversation=gone).exists()
+    kept.refresh_from_db()
+    assert kept.last_position == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_turns_sharing_a_hop_with_other_work_keep_their_savepoint(principal, project):
+    conversation = ConversationFactory(project=project)
+    turn = begin(principal, conversation.public_id)
+    work = [
+        (batching.each, (lambda: "other", {})),
+        (turns_finish, (turn, reply())),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = batching._run_all(work, atomic=True)
+    assert outcomes[0] == (True, "other")
+    assert outcomes[1][0]
+    assert any("SAVEPOINT" in q["sql"] for q in queries.captured_queries)
+    assert Item.objects.filter(conversation=conversation).count() == 2
 
 
 def test_positions_without_update_returning(principal, project, monkeypatch):
