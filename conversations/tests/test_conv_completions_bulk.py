@@ -107,7 +107,7 @@ def hop(jobs):
     return outcomes, savepoints
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_hop_of_turns_alone_commits_them_without_a_savepoint(principal, project):
     conversation = ConversationFactory(project=project)
     turns = [begin(principal, conversation.public_id) for _ in range(2)]
@@ -118,7 +118,7 @@ def test_a_hop_of_turns_alone_commits_them_without_a_savepoint(principal, projec
     assert Item.objects.filter(conversation=conversation).count() == 4
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_hop_of_turns_alone_falls_back_to_one_transaction_each(principal, project):
     """Without a transaction around it, a failed batch is rolled back whole and each
     turn is stored (or fails) on its own."""
@@ -141,7 +141,7 @@ def test_a_hop_of_turns_alone_falls_back_to_one_transaction_each(principal, proj
     assert kept.last_position == 2
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_turns_sharing_a_hop_with_other_work_keep_their_savepoint(principal, project):
     conversation = ConversationFactory(project=project)
     turn = begin(principal, conversation.public_id)
