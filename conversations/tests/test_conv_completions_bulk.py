@@ -78,16 +78,19 @@ def test_a_batch_stores_new_and_existing_conversations_in_turn_order(
     assert (key.status, key.conversation_id) == ("completed", created.pk)
 
 
-def test_a_conversation_deleted_meanwhile_fails_only_its_turn(principal, project):
+def kept_and_gone(principal, project):
+    """Two conversations and a turn begun in each; the second deleted since."""
     kept, gone = (
         ConversationFactory(project=project),
         ConversationFactory(project=project),
     )
-    kept_turn, gone_turn = (
-        begin(principal, kept.public_id),
-        begin(principal, gone.public_id),
-    )
+    turns = begin(principal, kept.public_id), begin(principal, gone.public_id)
     Conversation.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+    return (kept, gone), turns
+
+
+def test_a_conversation_deleted_meanwhile_fails_only_its_turn(principal, project):
+    (kept, gone), (kept_turn, gone_turn) = kept_and_gone(principal, project)
     (kept_ok, _), (gone_ok, error) = finish(
         [(kept_turn, reply()), (gone_turn, reply())]
     )
@@ -122,15 +125,7 @@ def test_a_hop_of_turns_alone_commits_them_without_a_savepoint(principal, projec
 def test_a_hop_of_turns_alone_falls_back_to_one_transaction_each(principal, project):
     """Without a transaction around it, a failed batch is rolled back whole and each
     turn is stored (or fails) on its own."""
-    kept, gone = (
-        ConversationFactory(project=project),
-        ConversationFactory(project=project),
-    )
-    kept_turn, gone_turn = (
-        begin(principal, kept.public_id),
-        begin(principal, gone.public_id),
-    )
-    Conversation.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+    (kept, gone), (kept_turn, gone_turn) = kept_and_gone(principal, project)
     ((kept_ok, _), (gone_ok, error)), _ = hop(
         [(kept_turn, reply()), (gone_turn, reply())]
     )
