@@ -7,6 +7,7 @@ entries are waiting; the ASGI lifespan shutdown writes whatever is left (aflush(
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 from collections import deque
@@ -122,7 +123,12 @@ def ensure_flusher() -> None:
     # One flusher per process: one left in another loop (tests) stops.
     _cancel(_flusher, _flusher_loop)
     _flusher_loop = loop
-    _flusher = loop.create_task(_run(), name="usage-flusher")
+    # A context of its own: a task inherits its creator's context variables, and a
+    # sync request's thread-sensitive context would send every later flush to that
+    # request's worker thread (a new thread and connection once the request ended).
+    _flusher = loop.create_task(
+        _run(), name="usage-flusher", context=contextvars.Context()
+    )
 
 
 def _cancel(

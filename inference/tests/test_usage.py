@@ -1,6 +1,7 @@
 """The usage ledger's write path: queued on the hot path, written in batches off it."""
 
 import asyncio
+import contextvars
 import logging
 
 import pytest
@@ -225,6 +226,31 @@ async def test_flusher_wakes_as_soon_as_a_batch_is_full(settings):
     assert await UsageRecord.objects.acount() == 0
     usage.record(entry(4))
     await wait_until_written(5)
+
+
+REQUEST_SCOPED = contextvars.ContextVar("request_scoped")
+
+
+async def test_the_flusher_does_not_inherit_the_context_that_started_it(
+    settings, monkeypatch
+):
+    """A request's context variables (asgiref's thread-sensitive context, for one) stay
+    with the request: the flusher's writes must not follow them."""
+    settings.USAGE_FLUSH_SECONDS = 0.01
+    seen = []
+
+    async def run_write(function, *args):
+        seen.append(REQUEST_SCOPED.get("unset"))
+        return 0, False
+
+    monkeypatch.setattr(usage.db, "run_write", run_write)
+    REQUEST_SCOPED.set("the request's")
+    usage.record(entry())
+    for _ in range(200):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen[:1] == ["unset"]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
