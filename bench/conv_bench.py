@@ -141,6 +141,7 @@ def threads_cpu(pid: int) -> dict[str, float]:
 
 
 def process_cpu_of(stat: Path) -> float:
+    """CPU seconds (user + system) in a /proc `stat` file, of a process or a thread."""
     fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

@@ -90,8 +90,8 @@ def self_contained(runner: Runner) -> Runner:
 
 def _run_all(work: list[tuple[Runner, Any]], *, atomic: bool) -> list[Outcome]:
     """Run queued work, in one transaction when `atomic` (writes; reads need none, and
-    on SQLite a transaction would take the write lock); consecutive work of one
-    runner together."""
+    on SQLite a transaction would take the write lock; the work of one self-contained
+    runner alone opens its own); consecutive work of one runner together."""
     first = work[0][0] if work else None
     if (
         atomic

@@ -18,6 +18,7 @@ from inference.localmodel import install
 from inference.localmodel.install import MODEL_ALIAS
 
 SERVER_ENV_OVERRIDES = ("HOST", "PORT", "CONFIG_FILE")
+PID_FILE = "llama-server.pid"  # in the state directory, while the server runs
 
 
 def shown(path: Path) -> str:
@@ -92,7 +93,7 @@ def model_server_start(
     *, port: int, state: Path, say: Callable[[str], None]
 ) -> subprocess.Popen[bytes] | None:
     """Start llama.cpp on 127.0.0.1:`port` and wait until it answers (None: it did not)."""
-    stale_server_stop(state / "llama-server.pid")
+    stale_server_stop(state / PID_FILE)
     if port_taken(port):
         say(
             f"Port {port} is taken by another program: the local model is not "
@@ -119,7 +120,7 @@ def model_server_start(
             env=env,
             start_new_session=True,
         )
-    (state / "llama-server.pid").write_text(f"{server.pid}\n")
+    (state / PID_FILE).write_text(f"{server.pid}\n")
     deadline = time.monotonic() + 90
     while not answers(f"http://127.0.0.1:{port}/v1/models"):
         if server.poll() is not None or time.monotonic() > deadline:
@@ -134,3 +135,9 @@ def model_server_start(
         time.sleep(0.2)
     say(f"Local model {MODEL_ALIAS} (llama.cpp) on 127.0.0.1:{port}.")
     return server
+
+
+def model_server_stop(server: subprocess.Popen[bytes], *, state: Path) -> None:
+    """Stop what model_server_start() started, and forget its pid."""
+    stop(server)
+    (state / PID_FILE).unlink(missing_ok=True)

@@ -25,6 +25,7 @@ from inference.localmodel.processes import (
     address,
     exit_on_signal,
     model_server_start,
+    model_server_stop,
     shown,
     stop,
 )
@@ -211,10 +212,9 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            for process in (gateway, server):
-                stop(process)
+            stop(gateway)
             if server is not None:
-                (self.state / "llama-server.pid").unlink(missing_ok=True)
+                model_server_stop(server, state=self.state)
 
     def _wants_model(self, options: dict[str, Any]) -> bool:
         if options["no_model"]:
