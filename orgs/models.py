@@ -15,8 +15,33 @@ if TYPE_CHECKING:
 
 
 class OrganizationRole(models.TextChoices):
+    """What a member may do in an organization, from most to least.
+
+    Owners manage it; readers (granted by an owner or an invite) read its admin routes;
+    members belong to it only to hold projects (everyone who signs up is one in the
+    default organization) and see nothing of it beyond their own projects.
+    """
+
     OWNER = "owner", "Owner"
     READER = "reader", "Reader"
+    MEMBER = "member", "Member"
+
+    @property
+    def rank(self) -> int:
+        """Higher for more rights: owner 2, reader 1, member 0."""
+        return _ORGANIZATION_ROLE_RANKS[self]
+
+    @property
+    def reads_organization(self) -> bool:
+        """Whether this role may read the organization's admin routes."""
+        return self is not OrganizationRole.MEMBER
+
+
+_ORGANIZATION_ROLE_RANKS = {
+    OrganizationRole.OWNER: 2,
+    OrganizationRole.READER: 1,
+    OrganizationRole.MEMBER: 0,
+}
 
 
 class ProjectRole(models.TextChoices):
@@ -72,7 +97,7 @@ class OrganizationMember(models.Model):
         related_name="organization_memberships",
     )
     role = models.CharField(
-        max_length=16, choices=OrganizationRole.choices, default=OrganizationRole.READER
+        max_length=16, choices=OrganizationRole.choices, default=OrganizationRole.MEMBER
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

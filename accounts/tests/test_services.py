@@ -19,7 +19,7 @@ def test_user_register_creates_a_default_project_owned_by_the_user(default_org):
     assert ProjectMember.objects.get(project=project, user=user).role == "owner"
     assert (
         OrganizationMember.objects.get(organization=default_org, user=user).role
-        == "reader"
+        == "member"
     )
 
 

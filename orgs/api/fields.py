@@ -8,7 +8,9 @@ from rest_framework import serializers
 from orgs.models import OrganizationRole, ProjectRole
 
 
-@extend_schema_field({"type": "string", "description": "`owner` or `reader`"})
+@extend_schema_field(
+    {"type": "string", "description": "`owner`, `reader` or `member` (no admin reads)"}
+)
 class OrganizationRoleField(serializers.ChoiceField):
     """An organization role, described as OpenAI does (two `role` enums would clash)."""
 

@@ -64,8 +64,9 @@ class AdminApiKeyDetailView(OrganizationView):
 
 
 class ProjectApiKeyListView(OrganizationView):
-    # Project members may create their own keys: the selectors check writes.
+    # Project members may create their own keys: the selectors check reads and writes.
     owner_writes = False
+    members_allowed = True
 
     @list_schema("list-project-api-keys", ProjectApiKeySerializer, "ProjectApiKey")
     def get(self, request: Request, project_id: str) -> Response:
@@ -95,6 +96,7 @@ class ProjectApiKeyListView(OrganizationView):
 
 class ProjectApiKeyDetailView(OrganizationView):
     owner_writes = False
+    members_allowed = True
 
     @operation("retrieve-project-api-key", responses=ProjectApiKeySerializer)
     def get(self, request: Request, project_id: str, key_id: str) -> Response:

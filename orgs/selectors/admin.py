@@ -44,6 +44,11 @@ class OrganizationAccess:
     def is_owner(self) -> bool:
         return self.role == OrganizationRole.OWNER
 
+    @property
+    def reads_organization(self) -> bool:
+        """Whether the caller may read the organization (owners and readers)."""
+        return OrganizationRole(self.role).reads_organization
+
 
 def _organization_not_found(public_id: str) -> NotFound:
     return NotFound(f"No organization {public_id!r}.", param=ORGANIZATION_HEADER)
@@ -55,14 +60,17 @@ def organization_access_get(
     organization_public_id: str | None,
     write: bool,
     owner_writes: bool = True,
+    members_allowed: bool = False,
 ) -> OrganizationAccess:
     """Return the caller's access to the organization of an admin call.
 
     An admin key acts in its own organization with its owner's rights (an owner's); a
     user in the organization named by `organization_public_id` (the OpenAI-Organization
     header) if a member, else in the default organization. An organization the caller is not a
-    member of answers NotFound like an unknown one. With `write` and `owner_writes`,
-    only owners pass (Forbidden otherwise).
+    member of answers NotFound like an unknown one. Only owners and readers pass
+    (Forbidden otherwise) unless `members_allowed`, for the routes whose selectors
+    limit members to their own projects. With `write` and `owner_writes`, only owners
+    pass (Forbidden otherwise).
     """
     # One query: the membership, its organization and a freshly loaded user.
     members = OrganizationMember.objects.select_related("organization", "user").filter(
@@ -74,6 +82,11 @@ def organization_access_get(
         access = _user_access_get(members, organization_public_id)
     else:
         raise Forbidden("Project API keys cannot use organization admin routes.")
+    if not access.reads_organization and not members_allowed:
+        raise Forbidden(
+            "Only the organization's owners and readers may use this route; "
+            "ask an owner for the reader role."
+        )
     if write and owner_writes and not access.is_owner:
         raise Forbidden(
             f"Only organization owners may change this; your role is {access.role!r}."
@@ -184,15 +197,17 @@ def project_get_for_admin(*, access: OrganizationAccess, public_id: str) -> Proj
 def project_get_for_keys(*, access: OrganizationAccess, public_id: str) -> Project:
     """Return a project whose API keys the caller may see, or create when writing.
 
-    Anyone in the organization may read; to write, an organization reader must be a
-    member of the project (Forbidden otherwise).
+    Owners and readers may read any project's keys, members only those of their own
+    projects (any other is NotFound, like an unknown one); to write, a non-owner must
+    be a member of the project (Forbidden otherwise).
     """
     project = project_get_for_admin(access=access, public_id=public_id)
-    if (
-        access.write
-        and not access.is_owner
-        and project_role_get(project=project, user=access.user) is None
-    ):
+    if access.is_owner:
+        return project
+    in_project = project_role_get(project=project, user=access.user) is not None
+    if not in_project and not access.reads_organization:
+        raise object_not_found("project", public_id, "project_id")
+    if access.write and not in_project:
         raise Forbidden(
             f"You are not a member of project {project.public_id}; only its members "
             "and organization owners may create or revoke its API keys."

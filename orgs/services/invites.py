@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -46,18 +47,23 @@ def invite_hash(code: str) -> str:
     ).hexdigest()
 
 
-def _invite_email_check(*, organization: Organization, email: str) -> None:
+def _invite_email_check(*, organization: Organization, email: str, role: str) -> None:
     try:
         validate_email(email)
     except ValidationError:
         raise InvalidRequest(
             f"{email!r} is not a valid email address.", param="email"
         ) from None
-    if OrganizationMember.objects.filter(
-        organization=organization, user__email=email
-    ).exists():
+    current = (
+        OrganizationMember.objects.filter(organization=organization, user__email=email)
+        .values_list("role", flat=True)
+        .first()
+    )
+    # A member without admin rights may be invited to a role that has them.
+    if current is not None and OrganizationRole(current).rank >= OrganizationRole(role).rank:
         raise Conflict(
-            f"{email} is already a member of the organization.", param="email"
+            f"{email} is already a member of the organization (role {current}).",
+            param="email",
         )
     if Invite.objects.filter(
         organization=organization,
@@ -86,7 +92,7 @@ def invite_create(
     if role not in OrganizationRole.values:
         raise InvalidRequest(f"Unknown organization role {role!r}.", param="role")
     email = normalize_email(email)
-    _invite_email_check(organization=organization, email=email)
+    _invite_email_check(organization=organization, email=email, role=role)
     code = random_string(INVITE_CODE_LENGTH)
     now = timezone.now()
     invite = Invite(
@@ -165,14 +171,22 @@ def invite_delete(*, invite: Invite) -> None:
 def _membership_grant(
     model: type[OrganizationMember] | type[ProjectMember],
     role: str,
-    owner_role: str,
+    rank: Callable[[str], int],
     **lookup: object,
 ) -> None:
-    """Add a membership with `role`, or raise an existing one to owner; never demote."""
+    """Add a membership with `role`, or raise an existing one to it; never demote."""
     member, created = model.objects.get_or_create(**lookup, defaults={"role": role})
-    if not created and role == owner_role and member.role != owner_role:
-        member.role = owner_role
+    if not created and rank(role) > rank(member.role):
+        member.role = role
         member.save(update_fields=["role"])
+
+
+def _organization_rank(role: str) -> int:
+    return OrganizationRole(role).rank
+
+
+def _project_rank(role: str) -> int:
+    return int(role == ProjectRole.OWNER)
 
 
 def _pending_invite_for(*, code: str, user: User) -> Invite:
@@ -216,7 +230,7 @@ def invite_accept(*, code: str, user: User) -> Invite:
     _membership_grant(
         OrganizationMember,
         invite.role,
-        OrganizationRole.OWNER,
+        _organization_rank,
         organization=invite.organization,
         user=user,
     )
@@ -225,7 +239,7 @@ def invite_accept(*, code: str, user: User) -> Invite:
             _membership_grant(
                 ProjectMember,
                 link.role,
-                ProjectRole.OWNER,
+                _project_rank,
                 project=link.project,
                 user=user,
             )

@@ -68,23 +68,29 @@ def organization_owners_ensure(
 def _organization_role_check(role: str) -> None:
     if role not in OrganizationRole.values:
         raise InvalidRequest(
-            f"Unknown organization role {role!r}; use owner or reader.", param="role"
+            f"Unknown organization role {role!r}; use owner, reader or member.",
+            param="role",
         )
 
 
 def _last_owner_guard(member: OrganizationMember, action: str) -> None:
-    """Refuse to leave an organization without an owner (owners are locked meanwhile)."""
+    """Refuse to leave an organization without an active owner (owners are locked
+    meanwhile): a disabled user's ownership cannot be used."""
     if member.role != OrganizationRole.OWNER:
         return
     # FOR UPDATE cannot be combined with COUNT in PostgreSQL: lock and count the rows.
     owners = list(
-        OrganizationMember.objects.select_for_update()
-        .filter(organization_id=member.organization_id, role=OrganizationRole.OWNER)
+        OrganizationMember.objects.select_for_update(of=("self",))
+        .filter(
+            organization_id=member.organization_id,
+            role=OrganizationRole.OWNER,
+            user__is_active=True,
+        )
         .values_list("pk", flat=True)
     )
     if not set(owners) - {member.pk}:
         raise Conflict(
-            f"Cannot {action} the last owner of the organization; "
+            f"Cannot {action} the last active owner of the organization; "
             "make another member an owner first."
         )
 

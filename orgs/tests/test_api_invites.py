@@ -185,10 +185,10 @@ def test_another_organizations_invite_is_not_found(method, foreign, api):
         ),
         ({"email": "a@example.com"}, 400, "role", "This field is required."),
         (
-            {"email": "a@example.com", "role": "member"},
+            {"email": "a@example.com", "role": "admin"},
             400,
             "role",
-            '"member" is not a valid choice.',
+            '"admin" is not a valid choice.',
         ),
         (
             {"email": "a@example.com", "role": "reader", "projects": "proj_x"},
@@ -294,7 +294,7 @@ def test_members_are_not_invited(api, owner):
     assert response.json() == error(
         "invalid_request_error",
         "conflict",
-        f"{owner.email} is already a member of the organization.",
+        f"{owner.email} is already a member of the organization (role owner).",
         "email",
     )
 

@@ -65,13 +65,13 @@ LAST_OWNER = {
     "demote": error(
         "invalid_request_error",
         "conflict",
-        "Cannot demote the last owner of the organization; make another member "
+        "Cannot demote the last active owner of the organization; make another member "
         "an owner first.",
     ),
     "remove": error(
         "invalid_request_error",
         "conflict",
-        "Cannot remove the last owner of the organization; make another member "
+        "Cannot remove the last active owner of the organization; make another member "
         "an owner first.",
     ),
 }
@@ -177,7 +177,7 @@ def test_removing_a_member_drops_their_projects_and_keys(api, organization):
     [
         ({}, "role", "missing_required_parameter"),
         ({"role": "admin"}, "role", "invalid_value"),
-        ({"role": "member"}, "role", "invalid_value"),
+        ({"role": "Owner"}, "role", "invalid_value"),
         ({"role": "r" * 10_000}, "role", "invalid_value"),
     ],
 )

@@ -44,7 +44,7 @@ def test_duplicate_project_membership_is_rejected(user, project):
         lambda: OrganizationMemberFactory(role="admin"),
         lambda: ProjectMemberFactory(role="reader"),
         lambda: ProjectFactory(status="deleted"),
-        lambda: InviteFactory(role="member"),
+        lambda: InviteFactory(role="admin"),
         lambda: InviteFactory(status="revoked"),
     ],
     ids=["org-role", "project-role", "project-status", "invite-role", "invite-status"],
