@@ -60,7 +60,10 @@ def _invite_email_check(*, organization: Organization, email: str, role: str) ->
         .first()
     )
     # A member without admin rights may be invited to a role that has them.
-    if current is not None and OrganizationRole(current).rank >= OrganizationRole(role).rank:
+    if (
+        current is not None
+        and OrganizationRole(current).rank >= OrganizationRole(role).rank
+    ):
         raise Conflict(
             f"{email} is already a member of the organization (role {current}).",
             param="email",

@@ -142,6 +142,22 @@ def test_the_last_owner_stays(action, api, owner):
     assert OrganizationMember.objects.get(user=owner).role == "owner"
 
 
+@pytest.mark.parametrize("action", ["demote", "remove"])
+def test_a_disabled_owner_does_not_count_as_the_one_left(
+    action, api, owner, organization
+):
+    """A disabled user's ownership cannot be used, so it does not keep the org owned."""
+    disabled = member(organization, "owner")
+    disabled.is_active = False
+    disabled.save(update_fields=["is_active"])
+    path = f"/users/{owner.public_id}"
+    response = (
+        api.post(path, {"role": "reader"}) if action == "demote" else api.delete(path)
+    )
+    assert response.status_code == 409
+    assert response.json() == LAST_OWNER[action]
+
+
 def test_an_owner_may_leave_when_another_owner_remains(api, owner, organization):
     member(organization, "owner")
     assert api.post(f"/users/{owner.public_id}", {"role": "reader"}).status_code == 200
