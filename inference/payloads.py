@@ -1,12 +1,13 @@
 """Validating an OpenAI inference request and building the body sent upstream."""
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.conf import settings
 
-from janserver.errors import InvalidJSON, InvalidRequest, MissingParameter
+from janserver.errors import InvalidRequest, MissingParameter
+from janserver.json_body import object_loads
 
 # Never forwarded: they would pick the upstream, its chat template or its request id.
 DENIED_FIELDS = frozenset(
@@ -74,28 +75,6 @@ def bool_field(body: dict[str, Any], name: str, default: bool = False) -> bool:
     return value
 
 
-def _not_json(constant: str) -> None:
-    raise ValueError(f"{constant} is not JSON")
-
-
-# Standard JSON only: NaN and Infinity are not (json.loads accepts them).
-_DECODER = json.JSONDecoder(parse_constant=_not_json)
-
-
-def json_object_load(raw: bytes) -> dict[str, Any]:
-    """Parse a request body that must be a JSON object without NUL characters."""
-    if b"\\u0000" in raw or b"\x00" in raw:
-        raise InvalidRequest("The request must not contain NUL characters.")
-    try:
-        # What json.loads does with bytes, with the decoder above.
-        body = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidJSON() from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    return body
-
-
 def _check_messages(messages: Any) -> None:
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("`messages` must be a non-empty array.", param="messages")
@@ -157,7 +136,7 @@ def model_field(body: dict[str, Any]) -> str:
 
 def parse(raw: bytes, endpoint: Endpoint) -> InferenceRequest:
     """Validate a client body; raise an InvalidRequest naming the first bad field."""
-    body = json_object_load(raw)
+    body = object_loads(raw)
     model = model_field(body)
     if endpoint.input_field not in body:
         raise MissingParameter(
@@ -189,7 +168,7 @@ def upstream_body(request: InferenceRequest) -> bytes:
             **(body.get("stream_options") or {}),
             "include_usage": True,
         }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(body)
 
 
 def check_context(request: InferenceRequest, context_length: int | None) -> None:

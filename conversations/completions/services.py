@@ -31,6 +31,7 @@ from conversations.validation import title_clean
 from janserver import auth_cache
 from janserver.auth import Principal
 from janserver.ids import new_conversation_id, new_id, new_item_id
+from janserver.json_body import storable
 from orgs.services import project_personal_ensure
 
 ROUTE = "conv.chat.completions"
@@ -183,7 +184,8 @@ def _call_item(call: dict[str, Any], status: str) -> dict[str, Any]:
 def _reply_items(turn: Turn, reply: Reply) -> list[dict[str, Any]]:
     """Item field values of the reply: reasoning (when kept), message, tool calls."""
     status = ItemStatus.COMPLETED if reply.complete else ItemStatus.INCOMPLETE
-    message = reply.message
+    # The upstream's text is kept even where the database could not take it as is.
+    message = storable(reply.message)
     items = []
     if turn.store_reasoning and message.get("reasoning_content"):
         items.append(_reasoning_item(message["reasoning_content"], status))
@@ -252,5 +254,5 @@ def turn_key_settle(
     if conversation is None and not reply.complete:
         idempotency_release(claim=turn.claim)
     else:
-        result = {"metadata": turn.metadata(), "completion": reply.completion}
+        result = {"metadata": turn.metadata(), "completion": storable(reply.completion)}
         idempotency_complete(claim=turn.claim, result=result, conversation=conversation)

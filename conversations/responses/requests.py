@@ -21,10 +21,10 @@ from inference.payloads import (
     DENIED_FIELDS,
     bool_field,
     is_number,
-    json_object_load,
     model_field,
 )
 from janserver.errors import InvalidRequest, MissingParameter
+from janserver.json_body import object_loads
 
 # Fields of the Responses API itself: never forwarded as they are.
 RESPONSES_FIELDS = frozenset(
@@ -205,7 +205,7 @@ def _check_unsupported(body: dict[str, Any]) -> None:
 
 def request_parse(raw: bytes) -> ResponseRequest:
     """Validate a Responses request body; raise InvalidRequest naming the bad field."""
-    body = json_object_load(raw)
+    body = object_loads(raw)
     model = model_field(body)
     _check_unsupported(body)
     request = ResponseRequest(

@@ -18,6 +18,7 @@ from conversations.responses.objects import UNFINISHED_STATUSES, Record
 from conversations.selectors import Caller
 from conversations.services import conversation_items_append
 from janserver.errors import InvalidRequest, NotFound
+from janserver.json_body import storable
 from orgs.services import project_personal_ensure
 
 # What a cancel answers for a response that already ended (as OpenAI words it).
@@ -114,14 +115,14 @@ def response_finish(
             record.status = ResponseStatus.CANCELLED
         _write_outcome(row, record)
     if conversation_id is not None and record.status in APPENDED_STATUSES:
-        _append(conversation_id, record.input_items + record.output, row)
+        _append(conversation_id, record.input_items + storable(record.output), row)
     return record.status
 
 
 def _write_outcome(row: Response, record: Record) -> None:
     now = timezone.now()
     row.status = record.status
-    row.output = record.output
+    row.output = storable(record.output)
     row.usage = record.usage
     row.error = record.error
     row.incomplete_details = record.incomplete_details

@@ -181,3 +181,23 @@ def test_a_turn_stored_alone_leaves_the_cached_conversation_as_it_was(
     assert stored.last_position == 2
     assert stored is not cached
     assert cached.last_position == 0
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_upstream_text_the_database_refuses_is_stored_replaced(
+    together, principal, project
+):
+    """NUL and lone surrogates in a reply (PostgreSQL refuses both) become U+FFFD
+    in the stored items and the kept answer; the rest of the text is kept."""
+    turn = begin(principal, key="k")
+    bad = reply("a\x00b\ud800c")
+    bad.completion["choices"] = [{"message": {"content": "\x00"}}]
+    if together:
+        outcomes = finish([(turn, bad), (begin(principal), reply("fine"))])
+        assert [ok for ok, _ in outcomes] == [True, True]
+    else:
+        turn_finish(turn=turn, reply=bad)
+    stored = Item.objects.get(public_id=turn.completion_item_id)
+    assert stored.content[0]["text"] == "a\ufffdb\ufffdc"
+    result = IdempotencyKey.objects.get().result
+    assert result["completion"]["choices"] == [{"message": {"content": "\ufffd"}}]

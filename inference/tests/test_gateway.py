@@ -187,7 +187,11 @@ BAD_BODIES = [
         400,
         "max_tokens",
     ),
-    ({"model": MODEL, "messages": [{"role": "user", "content": "x\u0000"}]}, 400, None),
+    (
+        {"model": MODEL, "messages": [{"role": "user", "content": "x\u0000"}]},
+        400,
+        "messages[0].content",
+    ),
     ({"model": "nope", "messages": [{"role": "user", "content": "x"}]}, 404, "model"),
 ]
 

@@ -81,7 +81,7 @@ def test_a_guest_is_a_member_of_the_default_organization(client, default_org):
 
 def test_a_member_manages_the_keys_of_their_own_project(client, populated_default_org):
     """The personal project's keys stay the member's to list, create and revoke."""
-    owner, _shared = populated_default_org
+    _owner, _shared = populated_default_org
     guest, api = _guest(client)
     own = Project.objects.get(memberships__user=guest)
     created = api.post(f"/projects/{own.public_id}/api_keys", {"description": "mine"})
