@@ -1,4 +1,5 @@
-"""ASGI edge in front of Django: request id and a body cap that chunked uploads cannot skip."""
+"""ASGI edge in front of Django: request id, a body cap that chunked uploads cannot skip,
+and URLs a database could not look up refused."""
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -7,7 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from janserver import auth_cache
-from janserver.errors import RequestTooLarge
+from janserver.errors import APIError, InvalidRequest, RequestTooLarge
 from janserver.ids import new_request_id
 
 Scope = MutableMapping[str, Any]
@@ -34,14 +35,18 @@ class RequestBoundary:
             return
         scope["request_id"] = new_request_id()
         auth_cache.ensure_listener()
+        if "\x00" in scope["path"]:
+            # An id with a NUL in it cannot be looked up (PostgreSQL refuses the query).
+            await _send_error(scope, send, InvalidRequest(_NUL_IN_PATH))
+            return
         cap: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         declared = _declared_length(scope)
         if cap is not None and declared is not None and declared > cap:
-            await _send_too_large(scope, send, cap)
+            await _send_error(scope, send, _too_large(cap))
             return
         body, disconnected = await _read_body(receive, cap)
         if body is None:
-            await _send_too_large(scope, send, cap)
+            await _send_error(scope, send, _too_large(cap))
             return
         if declared is None and body:
             scope["headers"] = [
@@ -97,8 +102,14 @@ def _replay(body: bytes, disconnected: bool, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_too_large(scope: Scope, send: Send, cap: int | None) -> None:
-    error = RequestTooLarge(f"The request body is larger than {cap} bytes.")
+_NUL_IN_PATH = "The URL path must not contain NUL characters (%00)."
+
+
+def _too_large(cap: int | None) -> RequestTooLarge:
+    return RequestTooLarge(f"The request body is larger than {cap} bytes.")
+
+
+async def _send_error(scope: Scope, send: Send, error: APIError) -> None:
     payload = json.dumps(error.body()).encode()
     await send(
         {
