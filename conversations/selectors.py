@@ -9,19 +9,18 @@ conversation.
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from conversations.models import Conversation, Item, Workspace
 from janserver import auth_cache, db_lookups
+from janserver.auth import principal_user
 from janserver.errors import Forbidden, InvalidRequest, NotFound
+from janserver.principal import Principal, PrincipalKind
 from orgs.models import ProjectStatus
 from orgs.selectors import project_get, project_role_get
-
-if TYPE_CHECKING:
-    from janserver.auth import Principal
 
 PROJECT_HEADER = "OpenAI-Project"
 WORKSPACE_NONE = "none"
@@ -61,18 +60,18 @@ def _project_not_found(public_id: str) -> NotFound:
     return NotFound(f"No project {public_id!r}.", param=PROJECT_HEADER)
 
 
-def caller_get(*, principal: "Principal", project_public_id: str | None) -> Caller:
+def caller_get(*, principal: Principal, project_public_id: str | None) -> Caller:
     """Return the Caller of a conversations call.
 
     A project key may name only its own project; a user only an active project they
     are a member of. Anything else answers NotFound like an unknown project.
     """
-    user = principal.user()
-    if principal.kind == "project_key":
+    user = principal_user(principal)
+    if principal.kind == PrincipalKind.PROJECT_KEY:
         if project_public_id and project_public_id != principal.project_public_id:
             raise _project_not_found(project_public_id)
         return Caller(user=user, via_key=True, project_id=principal.project_id)
-    if principal.kind != "user":
+    if principal.kind != PrincipalKind.USER:
         raise Forbidden("Admin API keys can only use organization admin routes.")
     if not project_public_id:
         return Caller(user=user, via_key=False)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from inference import metrics, usage
 from inference.catalog import Route
 from inference.models import UsageStatus
-from janserver.auth import Principal
+from janserver.principal import Principal
 
 
 @dataclass

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from janserver import auth_cache, db
-from janserver.auth import Principal
+from janserver.principal import Principal
 
 logger = logging.getLogger("janserver.catalog")
 

@@ -25,7 +25,7 @@ from inference.payloads import (
 )
 from inference.streaming import StreamState, first_event_valid, relay
 from janserver import background
-from janserver.auth import Principal, arequire
+from janserver.auth import arequire
 from janserver.errors import (
     APIError,
     InvalidRequest,
@@ -35,6 +35,7 @@ from janserver.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from janserver.principal import Principal
 from janserver.pumped import PumpedResponse, Write
 
 logger = logging.getLogger("janserver.gateway")

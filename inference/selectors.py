@@ -3,8 +3,8 @@
 from django.db.models import Prefetch, Q, QuerySet
 
 from inference.models import Provider, ProviderModel
-from janserver.auth import Principal
 from janserver.errors import InvalidRequest, NotFound
+from janserver.principal import Principal
 from orgs.models import Organization, Project
 
 

@@ -8,7 +8,6 @@ import asyncio
 import functools
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from rest_framework.request import Request
 from accounts.models import LoginSession, User
 from janserver import auth_cache, db
 from janserver.errors import Forbidden, Unauthenticated
+from janserver.principal import Principal, PrincipalKind
 
 USER_FIELDS = (
     "id",
@@ -36,43 +36,10 @@ USER_FIELDS = (
 KEY_PREFIX = "sk-"
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: a user (JWT), or an admin or project API key and its owner."""
-
-    kind: str  # "user", "admin_key" or "project_key"
-    user_values: tuple[Any, ...]
-    organization_id: int | None = None
-    organization_public_id: str | None = None
-    project_id: int | None = None
-    project_public_id: str | None = None
-    api_key_id: int | None = None
-    api_key_public_id: str | None = None
-    expires_at: datetime | None = None
-    # For login users: the organizations and projects they belong to.
-    member_organization_ids: tuple[int, ...] = ()
-    member_project_ids: tuple[int, ...] = ()
-
-    @property
-    def user_public_id(self) -> str:
-        return self.user_values[1]
-
-    @property
-    def scopes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """The organization and project ids whose resources (models) serve this caller."""
-        if self.organization_id is not None:
-            projects = (self.project_id,) if self.project_id else ()
-            return (self.organization_id,), projects
-        return self.member_organization_ids, self.member_project_ids
-
-    @property
-    def is_api_key(self) -> bool:
-        return self.api_key_id is not None
-
-    def user(self) -> User:
-        """Return a fresh User instance (never shared between requests)."""
-        names, order = _user_field_order()
-        return User.from_db("default", names, [self.user_values[i] for i in order])
+def principal_user(principal: Principal) -> User:
+    """Return a fresh User instance of the caller (never shared between requests)."""
+    names, order = _user_field_order()
+    return User.from_db("default", names, [principal.user_values[i] for i in order])
 
 
 @functools.cache
@@ -95,7 +62,9 @@ def _load_key_principal(key_hash: str) -> Principal | None:
     if api_key is None:
         return None
     return Principal(
-        kind="admin_key" if api_key.kind == ApiKeyKind.ADMIN else "project_key",
+        kind=PrincipalKind.ADMIN_KEY
+        if api_key.kind == ApiKeyKind.ADMIN
+        else PrincipalKind.PROJECT_KEY,
         user_values=_user_values(api_key.owner),
         organization_id=api_key.organization_id,
         organization_public_id=api_key.organization.public_id,
@@ -118,7 +87,7 @@ def _load_user_principal(public_id: str) -> Principal | None:
         user=user, project__status=ProjectStatus.ACTIVE
     )
     return Principal(
-        kind="user",
+        kind=PrincipalKind.USER,
         user_values=_user_values(user),
         member_organization_ids=tuple(
             organizations.values_list("organization_id", flat=True)
@@ -287,7 +256,7 @@ class BearerAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[User, Principal] | None:
         principal = authenticate(request._request)
-        return None if principal is None else (principal.user(), principal)
+        return None if principal is None else (principal_user(principal), principal)
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
@@ -314,7 +283,7 @@ class AdminAccess(IsAuthenticated):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         super().has_permission(request, view)
-        if principal_of(request).kind == "project_key":
+        if principal_of(request).kind == PrincipalKind.PROJECT_KEY:
             raise Forbidden("Project API keys cannot use organization admin routes.")
         return True
 
@@ -324,14 +293,14 @@ class ProjectAccess(IsAuthenticated):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         super().has_permission(request, view)
-        if principal_of(request).kind == "admin_key":
+        if principal_of(request).kind == PrincipalKind.ADMIN_KEY:
             raise Forbidden("Admin API keys can only use organization admin routes.")
         return True
 
 
 ACCESS_KINDS = {
-    "admin": ("user", "admin_key"),
-    "project": ("user", "project_key"),
+    "admin": (PrincipalKind.USER, PrincipalKind.ADMIN_KEY),
+    "project": (PrincipalKind.USER, PrincipalKind.PROJECT_KEY),
 }
 
 
@@ -344,7 +313,7 @@ async def arequire(request: HttpRequest, *, access: str) -> Principal:
     if principal is None:
         raise Unauthenticated()
     if principal.kind not in ACCESS_KINDS[access]:
-        if principal.kind == "admin_key":
+        if principal.kind == PrincipalKind.ADMIN_KEY:
             raise Forbidden("Admin API keys can only use organization admin routes.")
         raise Forbidden("Project API keys cannot use organization admin routes.")
     return principal

@@ -30,7 +30,7 @@ from inference.assembly import ChatAssembler
 from inference.catalog import ModelEntry
 from inference.payloads import CHAT, check_context
 from janserver import background
-from janserver.auth import Principal
+from janserver.principal import Principal, PrincipalKind
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 
@@ -70,7 +70,7 @@ async def _begin(
     cached = parsed.conversation_id is None or conversation_cached(
         public_id=parsed.conversation_id
     )
-    if key is None and cached and (principal.kind != "user" or not project):
+    if key is None and cached and (principal.kind != PrincipalKind.USER or not project):
         return begin()
     # Without a key to claim, beginning a turn only reads.
     lane = READ if key is None else WRITE

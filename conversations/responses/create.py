@@ -26,9 +26,10 @@ from inference.accounting import Accounting, status_for
 from inference.catalog import ModelEntry
 from inference.payloads import CHAT, InferenceRequest, parse
 from janserver import background, db
-from janserver.auth import Principal, arequire
+from janserver.auth import arequire
 from janserver.errors import APIError, InternalError, InvalidRequest
 from janserver.ids import new_response_id
+from janserver.principal import Principal
 
 
 @dataclass

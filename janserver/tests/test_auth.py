@@ -273,7 +273,7 @@ def test_unknown_model_is_model_not_found(client, project_key):
 def test_principal_user_matches_the_database_row(project_key, user):
     """The per-request User built from the cache has every field where it belongs."""
     principal = auth._load_key_principal(project_key[0].key_hash)
-    rebuilt = principal.user()
+    rebuilt = auth.principal_user(principal)
     for field in auth.USER_FIELDS:
         assert getattr(rebuilt, field) == getattr(user, field), field
     assert not rebuilt._state.adding

@@ -6,12 +6,12 @@ foreign id answers NotFound exactly like an unknown one.
 """
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts.models import User
 from janserver.errors import Forbidden, NotFound
+from janserver.principal import Principal, PrincipalKind
 from orgs.models import (
     ApiKey,
     ApiKeyKind,
@@ -23,9 +23,6 @@ from orgs.models import (
     ProjectStatus,
 )
 from orgs.selectors.tenancy import project_role_get
-
-if TYPE_CHECKING:
-    from janserver.auth import Principal
 
 ORGANIZATION_HEADER = "OpenAI-Organization"
 
@@ -56,7 +53,7 @@ def _organization_not_found(public_id: str) -> NotFound:
 
 def organization_access_get(
     *,
-    principal: "Principal",
+    principal: Principal,
     organization_public_id: str | None,
     write: bool,
     owner_writes: bool = True,
@@ -76,9 +73,9 @@ def organization_access_get(
     members = OrganizationMember.objects.select_related("organization", "user").filter(
         user__public_id=principal.user_public_id, user__is_active=True
     )
-    if principal.kind == "admin_key":
+    if principal.kind == PrincipalKind.ADMIN_KEY:
         access = _admin_key_access_get(principal, members, organization_public_id)
-    elif principal.kind == "user":
+    elif principal.kind == PrincipalKind.USER:
         access = _user_access_get(members, organization_public_id)
     else:
         raise Forbidden("Project API keys cannot use organization admin routes.")
@@ -95,7 +92,7 @@ def organization_access_get(
 
 
 def _admin_key_access_get(
-    principal: "Principal",
+    principal: Principal,
     members: QuerySet[OrganizationMember],
     organization_public_id: str | None,
 ) -> OrganizationAccess:

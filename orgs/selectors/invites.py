@@ -1,21 +1,17 @@
 """Invite reads for the organization admin API, scoped to the caller's organization."""
 
-from typing import TYPE_CHECKING
-
 from django.db.models import Prefetch, QuerySet
 
 from accounts.models import User
 from janserver.errors import Forbidden, InvalidRequest, Unauthenticated
+from janserver.principal import Principal, PrincipalKind
 from orgs.models import Invite, InviteProject, Project
 from orgs.selectors.admin import OrganizationAccess, object_not_found, project_list
 
-if TYPE_CHECKING:
-    from janserver.auth import Principal
 
-
-def invitee_get(*, principal: "Principal") -> User:
+def invitee_get(*, principal: Principal) -> User:
     """Return the signed-in user who may accept an invite; API keys may not (Forbidden)."""
-    if principal.kind != "user":
+    if principal.kind != PrincipalKind.USER:
         raise Forbidden("Only a signed-in user can accept an invite, not an API key.")
     user = User.objects.filter(
         public_id=principal.user_public_id, is_active=True

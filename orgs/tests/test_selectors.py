@@ -5,8 +5,9 @@ from django.test import RequestFactory
 
 from accounts.tokens import tokens_issue
 from janserver import auth_cache
-from janserver.auth import Principal, authenticate
+from janserver.auth import authenticate
 from janserver.errors import Forbidden, NotFound
+from janserver.principal import Principal
 from orgs.models import OrganizationRole
 from orgs.selectors import (
     OrganizationAccess,
