@@ -8,7 +8,7 @@ the client did not ask for usage), `[DONE]`, error events and garbage.
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -138,24 +138,27 @@ def _json(event: bytes) -> dict[str, Any] | None:
 
 
 # relay() reads with read(wait): the next bytes, b"" at the end, or None when nothing
-# came within `wait` seconds (time for a heartbeat); failures raise APIError. It
-# writes with write(data), straight to the client (janserver.pumped).
+# came within `wait` seconds (time for a heartbeat); failures raise APIError.
 Read = Callable[[float], Awaitable[bytes | None]]
 
 
-async def relay(
-    read: Read,
-    state: StreamState,
-    write: Write,
-    on_events: Callable[[bytes], None] | None = None,
-    prefix: bytes = b"",
-) -> None:
-    """Write what the client gets: relayed events, heartbeats, or one error event.
+class Sink(Protocol):
+    """Where relay() delivers a stream: to a client (SSEWriter), or into Responses
+    events (conversations.responses.runner)."""
 
-    `on_events` sees each batch of events before it is written. `prefix` goes out
-    with the first write (one send less than writing it alone: the upstream's first
-    bytes are already here when the relay starts). The caller closes the upstream
-    when this returns or raises (also when it is cancelled).
+    async def events(self, events: bytes) -> None:
+        """Take a batch of complete events, as the client should see them."""
+
+    async def idle(self) -> None:
+        """Nothing came for a heartbeat interval."""
+
+
+async def relay(read: Read, state: StreamState, sink: Sink) -> None:
+    """Deliver the upstream's events to `sink` as they arrive, until `[DONE]`, an
+    error or the end of the stream: the one relay loop of every endpoint.
+
+    On return `state.error` tells how it ended (None: `[DONE]` was reached). The
+    caller closes the upstream when this returns or raises (also when cancelled).
     """
     heartbeat = settings.SSE_HEARTBEAT_SECONDS
     while True:
@@ -165,21 +168,53 @@ async def relay(
             state.error = error
             break
         if chunk is None:
-            await write(prefix + HEARTBEAT)
-            prefix = b""
+            await sink.idle()
             continue
         if not chunk:
             break
         out = state.feed(chunk)
-        if out and on_events is not None:
-            on_events(out)
-        if prefix:
-            out, prefix = prefix + out, b""
         if out:
-            await write(out)
+            await sink.events(out)
         if state.error is not None:
             break
     if state.error is None and not state.done:
         state.error = UpstreamError("The model server closed the stream early.")
-    if state.error is not None:
-        await write(prefix + error_event(state.error))
+
+
+class SSEWriter:
+    """A Sink writing a chat stream to the client: relayed events, heartbeats, and
+    after relay() one error event if it failed (end()).
+
+    `on_events` sees each batch of events before it is written. `prefix` goes out
+    with the first write (one send less than writing it alone: the upstream's first
+    bytes are already here when the relay starts).
+    """
+
+    __slots__ = ("on_events", "prefix", "write")
+
+    def __init__(
+        self,
+        write: Write,
+        on_events: Callable[[bytes], None] | None = None,
+        prefix: bytes = b"",
+    ) -> None:
+        self.write = write
+        self.on_events = on_events
+        self.prefix = prefix
+
+    async def events(self, events: bytes) -> None:
+        if self.on_events is not None:
+            self.on_events(events)
+        if self.prefix:
+            events, self.prefix = self.prefix + events, b""
+        await self.write(events)
+
+    async def idle(self) -> None:
+        await self.write(self.prefix + HEARTBEAT)
+        self.prefix = b""
+
+    async def end(self, state: StreamState) -> None:
+        """Report a failed stream with one error event (no `[DONE]` follows)."""
+        if state.error is not None:
+            await self.write(self.prefix + error_event(state.error))
+            self.prefix = b""

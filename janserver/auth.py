@@ -296,24 +296,3 @@ class ProjectAccess(IsAuthenticated):
         if principal_of(request).kind == PrincipalKind.ADMIN_KEY:
             raise Forbidden("Admin API keys can only use organization admin routes.")
         return True
-
-
-ACCESS_KINDS = {
-    "admin": (PrincipalKind.USER, PrincipalKind.ADMIN_KEY),
-    "project": (PrincipalKind.USER, PrincipalKind.PROJECT_KEY),
-}
-
-
-async def arequire(request: HttpRequest, *, access: str) -> Principal:
-    """Authenticate an async view's request and check the credential kind (see ACCESS_KINDS).
-
-    Raises Unauthenticated without a valid credential, Forbidden for the wrong kind.
-    """
-    principal = await aauthenticate(request)
-    if principal is None:
-        raise Unauthenticated()
-    if principal.kind not in ACCESS_KINDS[access]:
-        if principal.kind == PrincipalKind.ADMIN_KEY:
-            raise Forbidden("Admin API keys can only use organization admin routes.")
-        raise Forbidden("Project API keys cannot use organization admin routes.")
-    return principal

@@ -12,7 +12,7 @@ runs in a task that feeds the iteration.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -81,3 +81,17 @@ async def send_pumped(response: PumpedResponse, send: Any) -> None:
 
     await response.pump(write)
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def event_stream(
+    pump: Pump, headers: Mapping[str, str] | None = None
+) -> PumpedResponse:
+    """A `text/event-stream` response written by `pump` (never cached or buffered)."""
+    return PumpedResponse(
+        pump,
+        content_type="text/event-stream",
+        headers={**SSE_HEADERS, **(headers or {})},
+    )

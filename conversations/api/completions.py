@@ -1,17 +1,18 @@
 """The async view of Jan's conversation-aware chat completions."""
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from conversations.completions.flow import turn_respond
-from janserver.auth import arequire
+from inference import pipeline
+from inference.payloads import CHAT
+from janserver.http.answers import answer_response
+from janserver.pumped import PumpedResponse
 
 
 @csrf_exempt
 @require_POST
-async def conv_chat_completions(
-    request: HttpRequest,
-) -> HttpResponse | StreamingHttpResponse:
-    principal = await arequire(request, access="project")
-    return await turn_respond(request, principal)
+async def conv_chat_completions(request: HttpRequest) -> HttpResponse | PumpedResponse:
+    call = await pipeline.enter(request, f"conv.{CHAT.name}")
+    return answer_response(await turn_respond(call))

@@ -1,10 +1,11 @@
-"""Async views of the OpenAI Responses API (/v1/responses)."""
+"""Async views of the OpenAI Responses API (/v1/responses): each enters the pipeline
+(inference.pipeline) first."""
 
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,30 +15,23 @@ from conversations.models import Response
 from conversations.responses import buffer, create, resume, selectors, services
 from conversations.responses.objects import record_from_row, response_object
 from conversations.selectors import PROJECT_HEADER, Caller, caller_get
-from inference.gateway import SSE_HEADERS
+from inference import pipeline
+from inference.pipeline import Call
 from janserver import db
 from janserver.api.pagination import list_body
-from janserver.auth import arequire
 from janserver.errors import InvalidRequest
-
-
-def _sse(stream: Any) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(stream, content_type="text/event-stream")
-    for name, value in SSE_HEADERS.items():
-        response[name] = value
-    return response
+from janserver.pumped import PumpedResponse, Write, event_stream
 
 
 def _object(row: Response) -> JsonResponse:
     return JsonResponse(response_object(record_from_row(row)))
 
 
-async def _caller(request: HttpRequest) -> Caller:
-    principal = await arequire(request, access="project")
+async def _caller(call: Call) -> Caller:
     return await db.run(
         caller_get,
-        principal=principal,
-        project_public_id=request.headers.get(PROJECT_HEADER),
+        principal=call.principal,
+        project_public_id=call.headers.get(PROJECT_HEADER),
     )
 
 
@@ -50,38 +44,49 @@ def _response_current(caller: Caller, public_id: str) -> Response:
     return services.response_orphan_settle(response=response, older_than=lost_before)
 
 
-async def _response(request: HttpRequest, response_id: str) -> Response:
-    caller = await _caller(request)
+async def _response(request: HttpRequest, endpoint: str, response_id: str) -> Response:
+    caller = await _caller(await pipeline.enter(request, endpoint))
     return await db.run(_response_current, caller, response_id)
 
 
 @csrf_exempt
 @require_POST
-async def responses_create(
-    request: HttpRequest,
-) -> HttpResponse | StreamingHttpResponse:
-    prepared = await create.prepare(request)
+async def responses_create(request: HttpRequest) -> HttpResponse | PumpedResponse:
+    call = await pipeline.enter(request, "responses")
+    prepared = await create.prepare(call)
     if prepared.request.background:
         await create.start_background(prepared)
         if prepared.request.stream:
-            return _sse(_replay(prepared.record.public_id, -1))
+            return event_stream(_replay(prepared.record.public_id, -1))
         return JsonResponse(response_object(prepared.record))
     run = await create.start_foreground(prepared)
     if prepared.request.stream:
-        return _sse(resume.run_stream(run))
+
+        async def pump(write: Write) -> None:
+            await resume.run_stream(run, write)
+
+        return event_stream(pump)
     return JsonResponse(await create.run_to_end(run))
 
 
 def _replay(response_id: str, after: int) -> Any:
     async def finished() -> bool:
-        row = (
-            await Response.objects.filter(public_id=response_id)
-            .values_list("status", flat=True)
-            .afirst()
-        )
+        row = await db.run(_status_of, response_id)
         return row is None or row not in ("queued", "in_progress")
 
-    return resume.replay(response_id, after, finished)
+    async def pump(write: Write) -> None:
+        async for part in resume.replay(response_id, after, finished):
+            await write(part)
+
+    return pump
+
+
+def _status_of(response_id: str) -> str | None:
+    return (
+        Response.objects.filter(public_id=response_id)
+        .values_list("status", flat=True)
+        .first()
+    )
 
 
 def _starting_after(request: HttpRequest) -> int:
@@ -99,9 +104,7 @@ def _starting_after(request: HttpRequest) -> int:
     return value
 
 
-async def _stream_stored(
-    row: Response, request: HttpRequest
-) -> HttpResponse | StreamingHttpResponse:
+async def _stream_stored(row: Response, request: HttpRequest) -> PumpedResponse:
     after = _starting_after(request)
     if not row.background:
         raise InvalidRequest(
@@ -113,15 +116,16 @@ async def _stream_stored(
         raise InvalidRequest(
             "The events of this response are no longer available.", param="stream"
         )
-    return _sse(_replay(row.public_id, after))
+    return event_stream(_replay(row.public_id, after))
 
 
 @csrf_exempt
 @require_http_methods(["GET", "DELETE"])
 async def response_detail(
     request: HttpRequest, response_id: str
-) -> HttpResponse | StreamingHttpResponse:
-    row = await _response(request, response_id)
+) -> HttpResponse | PumpedResponse:
+    endpoint = "responses.delete" if request.method == "DELETE" else "responses.get"
+    row = await _response(request, endpoint, response_id)
     if request.method == "DELETE":
         await db.run(services.response_delete, response=row)
         if row.status in ("queued", "in_progress"):
@@ -134,10 +138,8 @@ async def response_detail(
 
 @csrf_exempt
 @require_POST
-async def response_cancel(
-    request: HttpRequest, response_id: str
-) -> HttpResponse | StreamingHttpResponse:
-    row = await _response(request, response_id)
+async def response_cancel(request: HttpRequest, response_id: str) -> HttpResponse:
+    row = await _response(request, "responses.cancel", response_id)
     was_running = row.status in ("queued", "in_progress")
     row = await db.run(services.response_cancel, response=row)
     if was_running:
@@ -147,10 +149,8 @@ async def response_cancel(
 
 
 @require_GET
-async def response_input_items(
-    request: HttpRequest, response_id: str
-) -> HttpResponse | StreamingHttpResponse:
-    row = await _response(request, response_id)
+async def response_input_items(request: HttpRequest, response_id: str) -> HttpResponse:
+    row = await _response(request, "responses.input_items", response_id)
     query = NewestFirstListQuerySerializer(data=request.GET)
     query.is_valid(raise_exception=True)
     data = query.validated_data

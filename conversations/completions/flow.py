@@ -1,8 +1,8 @@
 """Serving one conversation-aware chat completion: check, resolve, relay, store.
 
-The same path as /v1/chat/completions (inference.gateway: model lookup, failover,
-usage record, stream relay), with the turn's conversation resolved before the
-upstream call and its items stored after the answer.
+The same pipeline as /v1/chat/completions (inference.pipeline: model lookup,
+failover, usage record; inference.gateway: the stream relay), with the turn's
+conversation resolved before the upstream call and its items stored after the answer.
 """
 
 import asyncio
@@ -10,13 +10,11 @@ import functools
 import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-
 from conversations.completions.batching import READ, WRITE, batched, coalesced
 from conversations.completions.bulk import turns_finish
 from conversations.completions.idempotency import Replay
 from conversations.completions.observer import TurnObserver, claim_release
-from conversations.completions.replay import replay_response
+from conversations.completions.replay import replay_answer
 from conversations.completions.requests import (
     TurnRequest,
     idempotency_key_get,
@@ -25,32 +23,33 @@ from conversations.completions.requests import (
 )
 from conversations.completions.services import Reply, Turn, turn_begin
 from conversations.selectors import PROJECT_HEADER, conversation_cached
-from inference import gateway
+from inference import gateway, pipeline
 from inference.assembly import ChatAssembler
 from inference.catalog import ModelEntry
 from inference.payloads import CHAT, check_context
+from inference.pipeline import Call
 from janserver import background
+from janserver.http.answers import Answer
 from janserver.principal import Principal, PrincipalKind
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
-async def turn_respond(
-    request: HttpRequest, principal: Principal
-) -> HttpResponse | StreamingHttpResponse:
+async def turn_respond(call: Call) -> Answer:
     """Answer one request (see the module docstring); a retry of a finished request
     with the same Idempotency-Key gets the stored answer instead."""
-    key = idempotency_key_get(request.headers)
-    parsed = turn_request_parse(request.body, hashed=key is not None)
-    entry = await gateway.model_for(principal, parsed.payload.model)
+    key = idempotency_key_get(call.headers)
+    parsed = turn_request_parse(call.body, hashed=key is not None)
+    entry = await pipeline.model_for(call.principal, parsed.payload.model)
     check_context(parsed.payload, entry.context_length)
-    begun = await _begin(principal, request.headers.get(PROJECT_HEADER), parsed, key)
+    project = call.headers.get(PROJECT_HEADER)
+    begun = await _begin(call.principal, project, parsed, key)
     if isinstance(begun, Replay):
         payload = parsed.payload
-        return replay_response(
+        return replay_answer(
             begun.result, stream=payload.stream, wants_usage=payload.wants_usage
         )
-    return await _guarded(request, principal, begun, parsed, entry)
+    return await _guarded(call, begun, parsed, entry)
 
 
 async def _begin(
@@ -85,15 +84,11 @@ def _orphaned(begun: Turn | Replay) -> None:
 
 
 async def _guarded(
-    request: HttpRequest,
-    principal: Principal,
-    turn: Turn,
-    parsed: TurnRequest,
-    entry: ModelEntry,
-) -> HttpResponse | StreamingHttpResponse:
+    call: Call, turn: Turn, parsed: TurnRequest, entry: ModelEntry
+) -> Answer:
     """Relay the turn; a failure before it was stored releases the key."""
     try:
-        return await _relay(request, principal, turn, parsed, entry)
+        return await _relay(call, turn, parsed, entry)
     except asyncio.CancelledError:  # the client went away: release after this task
         _orphaned(turn)
         raise
@@ -104,28 +99,24 @@ async def _guarded(
 
 
 async def _relay(
-    request: HttpRequest,
-    principal: Principal,
-    turn: Turn,
-    parsed: TurnRequest,
-    entry: ModelEntry,
-) -> HttpResponse | StreamingHttpResponse:
+    call: Call, turn: Turn, parsed: TurnRequest, entry: ModelEntry
+) -> Answer:
     payload = with_instruction(
         parsed.payload, instruction=turn.instruction, sticky_key=turn.conversation_id
     )
-    account, route, opened = await gateway.open_accounted(
-        request, principal, payload, entry, CHAT.name
-    )
+    account = pipeline.accounting(call, payload, CHAT.name)
+    opened = await pipeline.open_upstream(payload, entry, account)
     if payload.stream:
         observer = TurnObserver(turn, model=payload.model)
-        return gateway.stream_response(opened, payload, account, route, observer)
-    _body, data = await gateway.read_json(opened, account)
+        return Answer(pump=gateway.stream_pump(opened, payload, observer))
+    _body, data = await gateway.read_json(opened.stream, opened.account)
     if turn.store or turn.claim is not None:
         reply = json_reply(data, turn.store_reasoning)
         await batched(turns_finish, (turn, reply))
     data["metadata"] = turn.metadata()
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return HttpResponse(body.encode(), content_type="application/json")
+    return Answer(
+        body=json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    )
 
 
 def _without_reasoning(completion: dict[str, Any]) -> dict[str, Any]:

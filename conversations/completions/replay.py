@@ -3,10 +3,9 @@
 import json
 from typing import Any
 
-from django.http import HttpResponse
-
 from conversations.completions.observer import metadata_event
-from inference.gateway import SSE_HEADERS
+from janserver.http.answers import Answer
+from janserver.pumped import Write
 
 REPLAY_HEADER = "Idempotent-Replayed"
 DONE = b"data: [DONE]\n\n"
@@ -56,19 +55,15 @@ def replay_events(result: dict[str, Any], *, wants_usage: bool) -> bytes:
     return b"".join(events)
 
 
-def replay_response(
-    result: dict[str, Any], *, stream: bool, wants_usage: bool
-) -> HttpResponse:
-    """Return the response to a retry: what the first request answered, again."""
+def replay_answer(result: dict[str, Any], *, stream: bool, wants_usage: bool) -> Answer:
+    """Return the answer to a retry: what the first request answered, again."""
+    headers = {REPLAY_HEADER: "true"}
     if stream:
-        response = HttpResponse(
-            replay_events(result, wants_usage=wants_usage),
-            content_type="text/event-stream",
-        )
-        for name, value in SSE_HEADERS.items():
-            response[name] = value
-    else:
-        body = {**result["completion"], "metadata": result["metadata"]}
-        response = HttpResponse(_dumps(body), content_type="application/json")
-    response[REPLAY_HEADER] = "true"
-    return response
+        events = replay_events(result, wants_usage=wants_usage)
+
+        async def pump(write: Write) -> None:
+            await write(events)
+
+        return Answer(pump=pump, headers=headers)
+    body = {**result["completion"], "metadata": result["metadata"]}
+    return Answer(body=_dumps(body), headers=headers)

@@ -1,9 +1,10 @@
 """Serve `POST /v1/responses`: validate, build the context, then run in one of three modes.
 
+The pipeline's steps (inference.pipeline) with the Responses API's own in between.
 Everything that can fail before the stream starts is an HTTP error: validation, the
 model (unknown or foreign: 404), the previous response or conversation (404), and —
 for a response answered in the foreground — the upstream refusing or failing before
-its first byte (the gateway's failover). A background response is stored `queued`,
+its first byte (the pipeline's failover). A background response is stored `queued`,
 answered at once, and generated in this worker's event loop (janserver.background).
 """
 
@@ -12,7 +13,6 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils import timezone
 
 from conversations.models import Conversation, Response, ResponseStatus
@@ -21,13 +21,13 @@ from conversations.responses.messages import chat_messages
 from conversations.responses.objects import Record, item_with_id
 from conversations.responses.requests import ResponseRequest, request_parse
 from conversations.selectors import PROJECT_HEADER, Caller, caller_get
-from inference import gateway
+from inference import pipeline
 from inference.accounting import Accounting, status_for
 from inference.catalog import ModelEntry
 from inference.payloads import CHAT, InferenceRequest, parse
+from inference.pipeline import Call
 from janserver import background, db
-from janserver.auth import arequire
-from janserver.errors import APIError, InternalError, InvalidRequest
+from janserver.errors import InternalError, InvalidRequest
 from janserver.ids import new_response_id
 from janserver.principal import Principal
 
@@ -123,29 +123,22 @@ def _record(request: ResponseRequest, context: Context) -> Record:
     )
 
 
-async def prepare(http: HttpRequest) -> Prepared:
-    """Authenticate and validate a create request; build its record and chat payload."""
-    principal = await arequire(http, access="project")
-    request = request_parse(http.body)
+async def prepare(call: Call) -> Prepared:
+    """Validate a create request; build its record and chat payload."""
+    request = request_parse(call.body)
     caller = await db.run(
         caller_get,
-        principal=principal,
-        project_public_id=http.headers.get(PROJECT_HEADER),
+        principal=call.principal,
+        project_public_id=call.headers.get(PROJECT_HEADER),
     )
-    entry = await gateway.model_for(principal, request.model)
+    entry = await pipeline.model_for(call.principal, request.model)
     _check_tokens(request, entry)
     context = await db.run(_context, caller, request)
     record = _record(request, context)
-    account = Accounting(
-        principal=principal,
-        request_id=http.request_id,  # type: ignore[attr-defined]
-        endpoint="responses",
-        model=request.model,
-        stream=request.stream,
-    )
     payload = _payload(request, context, record)
+    account = pipeline.accounting(call, payload, "responses", stream=request.stream)
     return Prepared(
-        principal, caller, request, entry, context, record, payload, account
+        call.principal, caller, request, entry, context, record, payload, account
     )
 
 
@@ -175,22 +168,17 @@ def _run(prepared: Prepared) -> runner.Run:
 
 async def start_foreground(prepared: Prepared) -> runner.Run:
     """Open the upstream (errors are HTTP errors), store the response, return its run."""
-    account = prepared.account
-    try:
-        _route, opened = await gateway.open_with_failover(
-            prepared.payload, prepared.entry, account
-        )
-    except APIError as error:
-        account.finish(status=status_for(error.status), http_status=error.status)
-        raise
+    opened = await pipeline.open_upstream(
+        prepared.payload, prepared.entry, prepared.account
+    )
     try:
         await _store(prepared)
     except BaseException:
-        await opened.aclose()
-        account.finish(status=status_for(500), http_status=500)
+        await opened.stream.aclose()
+        prepared.account.finish(status=status_for(500), http_status=500)
         raise
     run = _run(prepared)
-    run.opened = opened
+    run.opened = opened.stream
     return run
 
 
@@ -206,10 +194,13 @@ async def start_background(prepared: Prepared) -> runner.Run:
 
 async def run_to_end(run: runner.Run) -> dict[str, Any]:
     """Generate a foreground response fully; return the final response object."""
-    last: dict[str, Any] | None = None
-    async for event in runner.generate(run):
+    events: list[dict[str, Any]] = []
+
+    async def keep(event: dict[str, Any] | None) -> None:
         if event is not None:
-            last = event
-    if last is None:  # generate() always ends with a terminal event
+            events[:] = [event]
+
+    await runner.execute(run, keep)
+    if not events:  # execute() always ends with a terminal event
         raise InternalError()
-    return last["response"]
+    return events[0]["response"]

@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from django.conf import settings
 
@@ -9,6 +10,7 @@ from conversations.responses import runner
 from conversations.responses.buffer import event_buffer
 from conversations.responses.events import TERMINAL_TYPES, sse
 from inference.streaming import HEARTBEAT
+from janserver.pumped import Write
 
 FINAL_READ_SECONDS = 1.0
 
@@ -22,10 +24,13 @@ def _idle_limit() -> float:
     return float(settings.RESPONSES_REPLAY_IDLE_SECONDS)
 
 
-async def run_stream(run: runner.Run) -> AsyncIterator[bytes]:
-    """Frame a foreground run's events (heartbeats while the model is silent)."""
-    async for event in runner.generate(run):
-        yield HEARTBEAT if event is None else sse(event)
+async def run_stream(run: runner.Run, write: Write) -> None:
+    """Write a foreground run's events as SSE (heartbeats while the model is silent)."""
+
+    async def emit(event: dict[str, Any] | None) -> None:
+        await write(HEARTBEAT if event is None else sse(event))
+
+    await runner.execute(run, emit)
 
 
 async def replay(

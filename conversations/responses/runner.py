@@ -1,8 +1,9 @@
 """Drive one upstream chat stream into Responses events, output items and a stored end.
 
-`generate(run)` is an async generator of events (None stands for "nothing new yet",
-a heartbeat): created, in_progress, the output item events, then exactly one terminal
-event, which is sent only once the outcome is stored. When its consumer goes away (a
+`execute(run, emit)` emits the events of a run (None stands for "nothing new yet", a
+heartbeat): created, in_progress, the output item events, then exactly one terminal
+event, which is emitted only once the outcome is stored. The upstream's events come
+through the one relay loop (inference.streaming.relay). When the run is cancelled (a
 client disconnect, a cancel, a shutdown) the conclusion runs in a background task
 (janserver.background): the upstream is closed, the partial output stored, usage
 recorded, and a background response's terminal event published to its buffer.
@@ -10,7 +11,7 @@ recorded, and a background response's terminal event published to its buffer.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -20,13 +21,13 @@ from conversations.models import ResponseStatus
 from conversations.responses import buffer, services
 from conversations.responses.events import Event, OutputBuilder, Sequencer
 from conversations.responses.objects import Record, response_object, usage_object
-from inference import gateway, upstream
+from inference import pipeline, upstream
 from inference.accounting import Accounting
 from inference.assembly import ChatAssembler
 from inference.catalog import ModelEntry
 from inference.models import UsageStatus
 from inference.payloads import InferenceRequest
-from inference.streaming import StreamState
+from inference.streaming import StreamState, relay
 from janserver import background, db
 from janserver.errors import APIError, UpstreamError
 
@@ -40,6 +41,8 @@ TERMINAL_EVENT = {
     ResponseStatus.CANCELLED: "response.incomplete",
 }
 Publish = Callable[[Event], Awaitable[None]]
+# Where execute() sends a run's events; None stands for a heartbeat.
+Emit = Callable[[Event | None], Awaitable[None]]
 
 
 @dataclass
@@ -76,39 +79,38 @@ async def _keep_alive(public_id: str) -> None:
         await db.run(services.response_touch, public_id=public_id)
 
 
-async def generate(run: Run) -> AsyncIterator[Event | None]:
-    """Yield the events of `run` (see the module docstring)."""
+async def execute(run: Run, emit: Emit) -> None:
+    """Run `run` to its end, emitting its events (see the module docstring)."""
     keeper = (
         asyncio.ensure_future(_keep_alive(run.record.public_id))
         if run.record.store
         else None
     )
     try:
-        async for event in _generate(run):
-            yield event
+        await _execute(run, emit)
     finally:
         if keeper is not None:
             keeper.cancel()
 
 
-async def _generate(run: Run) -> AsyncIterator[Event | None]:
+async def _execute(run: Run, emit: Emit) -> None:
     outcome: str | None = None
     try:
-        yield run.snapshot_event("response.created")
+        await emit(run.snapshot_event("response.created"))
         if await _start(run):
-            yield run.snapshot_event("response.in_progress")
-            async for event in _relay(run):
-                yield event
+            await emit(run.snapshot_event("response.in_progress"))
+            if run.opened is not None:
+                await relay(run.opened.read, run.state, _RunSink(run, emit))
             outcome = _outcome(run)
         else:
             outcome = ResponseStatus.CANCELLED
-    except (asyncio.CancelledError, GeneratorExit):
+    except asyncio.CancelledError:
         background.spawn(
             _conclude_and_publish(run, _interrupted(run)), name="response-end"
         )
         raise
     for event in await conclude(run, outcome):
-        yield event
+        await emit(event)
 
 
 async def _start(run: Run) -> bool:
@@ -120,39 +122,32 @@ async def _start(run: Run) -> bool:
         record.status = ResponseStatus.IN_PROGRESS
     if run.opened is None:
         try:
-            _route, run.opened = await gateway.open_with_failover(
-                run.payload, run.entry, run.account
-            )
+            opened = await pipeline.open_upstream(run.payload, run.entry, run.account)
         except APIError as error:
             run.failure = error
+        else:
+            run.opened = opened.stream
     return True
 
 
-async def _relay(run: Run) -> AsyncIterator[Event | None]:
-    if run.opened is None:
-        return
-    heartbeat = float(settings.SSE_HEARTBEAT_SECONDS)
-    while True:
-        try:
-            chunk = await run.opened.read(heartbeat)
-        except APIError as error:
-            run.state.error = error
-            break
-        if chunk is None:
-            yield None
-            continue
-        if not chunk:
-            break
-        complete = run.state.feed(chunk)
-        if complete:
-            run.account.first_sent()
-            for delta in run.assembler.feed(complete):
-                for event in run.output.feed(delta):
-                    yield event
-        if run.state.error is not None:
-            break
-    if run.state.error is None and not run.state.done:
-        run.state.error = UpstreamError("The model server closed the stream early.")
+class _RunSink:
+    """The relay's Sink of a run: chat events become Responses events."""
+
+    __slots__ = ("emit", "run")
+
+    def __init__(self, run: Run, emit: Emit) -> None:
+        self.run = run
+        self.emit = emit
+
+    async def events(self, events: bytes) -> None:
+        run = self.run
+        run.account.first_sent()
+        for delta in run.assembler.feed(events):
+            for event in run.output.feed(delta):
+                await self.emit(event)
+
+    async def idle(self) -> None:
+        await self.emit(None)
 
 
 def _outcome(run: Run) -> str:
@@ -189,19 +184,17 @@ def _settle_record(run: Run, status: str) -> None:
 
 
 def _account(run: Run, status: str) -> None:
-    error = run.failure or run.state.error
     if run.failure is not None:
-        usage_status, http_status = UsageStatus.UPSTREAM_ERROR, run.failure.status
-    elif status in (ResponseStatus.INCOMPLETE, ResponseStatus.CANCELLED) and (
+        return  # the upstream never answered: pipeline.open_upstream recorded it
+    if status in (ResponseStatus.INCOMPLETE, ResponseStatus.CANCELLED) and (
         run.assembler.finish_reason != "length"
     ):
-        usage_status, http_status = UsageStatus.DISCONNECTED, 200
+        usage_status = UsageStatus.DISCONNECTED
     else:
-        usage_status = UsageStatus.UPSTREAM_ERROR if error else UsageStatus.OK
-        http_status = 200
+        usage_status = UsageStatus.UPSTREAM_ERROR if run.state.error else UsageStatus.OK
     run.account.finish(
         status=usage_status,
-        http_status=http_status,
+        http_status=200,
         usage_data=run.assembler.usage or run.state.usage,
         completion_tokens_seen=run.state.completion_tokens_seen,
         disconnected=usage_status == UsageStatus.DISCONNECTED,
@@ -243,9 +236,12 @@ async def _conclude_and_publish(run: Run, status: str) -> None:
 
 async def drive(run: Run) -> None:
     """Run a background response to its end, publishing every event as it comes."""
-    async for event in generate(run):
+
+    async def publish(event: Event | None) -> None:
         if event is not None and run.publish is not None:
             await run.publish(event)
+
+    await execute(run, publish)
 
 
 async def run_in_background(run: Run) -> None:

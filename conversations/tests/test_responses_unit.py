@@ -13,7 +13,7 @@ from conversations.responses.events import OutputBuilder, Sequencer, sse
 from conversations.responses.messages import chat_messages
 from conversations.responses.objects import usage_object
 from conversations.responses.requests import request_parse
-from inference import upstream
+from inference import pipeline, upstream
 from inference.assembly import Delta, ToolCallDelta
 from inference.testing.fixtures import MODEL
 from janserver import background, db
@@ -191,7 +191,7 @@ def test_shutdown_drain_fails_a_running_background_response(live):
         return await db.run(lambda: Response.objects.get(public_id=public_id).status)
 
     async def scenario() -> str:
-        prepared = await create.prepare(http)
+        prepared = await create.prepare(await pipeline.enter(http, "responses"))
         await create.start_background(prepared)
         public_id = prepared.record.public_id
         for _ in range(500):

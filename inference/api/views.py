@@ -1,12 +1,12 @@
-"""Async views of the OpenAI inference routes."""
+"""Async views of the OpenAI inference routes: each enters the pipeline first."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from inference import catalog, gateway
-from inference.payloads import CHAT, COMPLETIONS
-from janserver.auth import arequire
+from inference import catalog, gateway, pipeline
+from inference.payloads import CHAT, COMPLETIONS, Endpoint
+from janserver.http.answers import answer_response
 from janserver.pumped import PumpedResponse
 
 
@@ -16,9 +16,9 @@ def _provider_data(request: HttpRequest) -> bool:
 
 @require_GET
 async def models_list(request: HttpRequest) -> JsonResponse:
-    principal = await arequire(request, access="project")
+    call = await pipeline.enter(request, "models")
     snapshot = await catalog.asnapshot()
-    models = catalog.visible_models(snapshot, principal)
+    models = catalog.visible_models(snapshot, call.principal)
     detail = _provider_data(request)
     data = [models[key].as_openai(provider_data=detail) for key in sorted(models)]
     return JsonResponse({"object": "list", "data": data})
@@ -26,20 +26,25 @@ async def models_list(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 async def model_detail(request: HttpRequest, model_id: str) -> JsonResponse:
-    principal = await arequire(request, access="project")
-    entry = await gateway.model_for(principal, model_id)
+    call = await pipeline.enter(request, "models")
+    entry = await pipeline.model_for(call.principal, model_id)
     return JsonResponse(entry.as_openai(provider_data=_provider_data(request)))
+
+
+async def _complete(
+    request: HttpRequest, endpoint: Endpoint
+) -> HttpResponse | PumpedResponse:
+    call = await pipeline.enter(request, endpoint.name)
+    return answer_response(await gateway.complete(call, endpoint))
 
 
 @csrf_exempt
 @require_POST
-async def chat_completions(
-    request: HttpRequest,
-) -> HttpResponse | PumpedResponse:
-    return await gateway.handle(request, CHAT)
+async def chat_completions(request: HttpRequest) -> HttpResponse | PumpedResponse:
+    return await _complete(request, CHAT)
 
 
 @csrf_exempt
 @require_POST
 async def completions(request: HttpRequest) -> HttpResponse | PumpedResponse:
-    return await gateway.handle(request, COMPLETIONS)
+    return await _complete(request, COMPLETIONS)

@@ -5,7 +5,13 @@ import json
 
 import pytest
 
-from inference.streaming import HEARTBEAT, StreamState, first_event_valid, relay
+from inference.streaming import (
+    HEARTBEAT,
+    SSEWriter,
+    StreamState,
+    first_event_valid,
+    relay,
+)
 from janserver.errors import UpstreamError, UpstreamTimeout
 
 CHUNK = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
@@ -85,13 +91,16 @@ def _reader(*items, pause=0.0):
     return read
 
 
-async def collect(read, state, prefix=b""):
+async def collect(read, state, prefix=b"", on_events=None):
+    """What a client gets from relay() through an SSEWriter."""
     parts = []
 
     async def write(data):
         parts.append(data)
 
-    await relay(read, state, write, prefix=prefix)
+    writer = SSEWriter(write, on_events, prefix)
+    await relay(read, state, writer)
+    await writer.end(state)
     return parts
 
 
@@ -100,13 +109,8 @@ PREFIX = b'data: {"conversation_id":"conv_1"}\n\n'
 
 async def test_the_prefix_goes_out_with_the_first_events():
     seen = []
-    parts = []
-
-    async def write(data):
-        parts.append(data)
-
     reader = _reader(CHUNK, DONE)
-    await relay(reader, StreamState(strip_usage=True), write, seen.append, PREFIX)
+    parts = await collect(reader, StreamState(strip_usage=True), PREFIX, seen.append)
     assert parts == [PREFIX + CHUNK, DONE]
     assert seen == [CHUNK, DONE]  # the observer sees the upstream's events only
 

@@ -1,0 +1,217 @@
+"""The request pipeline of every OpenAI endpoint, its steps in the order they run.
+
+    1. authenticate  enter(): the Bearer key or login JWT, once, in the view layer
+    2. admit         admit(): the one gate between "who is calling" and any work
+    3. parse         the endpoint's parser: inference.payloads.parse,
+                     conversations.completions.requests.turn_request_parse,
+                     conversations.responses.requests.request_parse
+    4. route         model_for(): the model in the caller's catalog, 404 otherwise;
+                     then open_upstream(): a healthy provider (sticky per conversation or user)
+    5. relay         open_upstream() opens the upstream, failing over only before the first
+                     byte; inference.streaming.relay() is the one relay loop
+                     (chat streams, conversation turns, Responses runs)
+    6. account       Accounting.finish(): one usage row per request, on every exit path
+
+The endpoints (/v1/chat/completions, /v1/completions, /v1/conv/chat/completions,
+/v1/responses and its routes, /v1/models) call enter() first; their services take
+the resulting Call (plain values) and return an Answer (janserver.http.answers),
+which only the api/ modules turn into an HTTP response.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.http import HttpRequest
+
+from inference import catalog, metrics, routing, upstream
+from inference.accounting import Accounting, status_for
+from inference.catalog import ModelEntry, Route
+from inference.payloads import InferenceRequest, upstream_body
+from inference.streaming import first_event_valid
+from janserver.auth import aauthenticate
+from janserver.errors import (
+    APIError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from janserver.principal import Principal, PrincipalKind
+
+# Who may call the OpenAI endpoints: login users and project keys, never admin keys.
+ADMITTED_KINDS = frozenset({PrincipalKind.USER, PrincipalKind.PROJECT_KEY})
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What admit() let through: this caller, on this endpoint."""
+
+    principal: Principal
+    endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One admitted API call, as plain values for the services."""
+
+    admission: Admission
+    request_id: str
+    body: bytes
+    headers: Mapping[str, str]
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def principal(self) -> Principal:
+        return self.admission.principal
+
+    @property
+    def endpoint(self) -> str:
+        return self.admission.endpoint
+
+
+async def enter(request: HttpRequest, endpoint: str) -> Call:
+    """Steps 1 and 2: authenticate the request once, admit it, return its Call.
+
+    Raises Unauthenticated without a valid credential, and what admit() raises.
+    """
+    principal = await aauthenticate(request)
+    if principal is None:
+        raise Unauthenticated()
+    admission = await admit(principal, endpoint)
+    return Call(
+        admission=admission,
+        request_id=request.request_id,  # type: ignore[attr-defined]
+        body=request.body if request.method == "POST" else b"",
+        headers=request.headers,
+        query=request.GET,
+    )
+
+
+async def admit(principal: Principal, endpoint: str) -> Admission:
+    """Step 2: decide whether this caller may call this endpoint now.
+
+    The one place between authentication and any work, for every OpenAI endpoint
+    (limits and budgets belong here). Today: the credential's kind, Forbidden for
+    admin keys.
+    """
+    if principal.kind not in ADMITTED_KINDS:
+        raise Forbidden("Admin API keys can only use organization admin routes.")
+    return Admission(principal=principal, endpoint=endpoint)
+
+
+async def model_for(principal: Principal, model_id: str) -> ModelEntry:
+    """Step 4: the caller's model by id; unknown and foreign models are both 404."""
+    snapshot = await catalog.asnapshot()
+    entry = catalog.visible_models(snapshot, principal).get(model_id)
+    if entry is None or not entry.routes:
+        raise NotFound(
+            f"The model `{model_id}` does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        )
+    return entry
+
+
+@dataclass(slots=True)
+class Opened:
+    """An upstream request that answered, with its usage record."""
+
+    account: Accounting
+    route: Route
+    stream: upstream.OpenStream
+
+
+def accounting(
+    call: Call, payload: InferenceRequest, endpoint: str, *, stream: bool | None = None
+) -> Accounting:
+    """Step 6's record of one call, started now; `stream` says whether the client
+    asked for one (the upstream request's own setting by default)."""
+    return Accounting(
+        principal=call.principal,
+        request_id=call.request_id,
+        endpoint=endpoint,
+        model=payload.model,
+        stream=payload.stream if stream is None else stream,
+    )
+
+
+async def open_upstream(
+    payload: InferenceRequest, entry: ModelEntry, account: Accounting
+) -> Opened:
+    """Steps 4 and 5: open the upstream request on a healthy provider (failing over
+    before the first byte). A failure finishes the usage record and is raised."""
+    try:
+        route, stream = await open_with_failover(payload, entry, account)
+    except APIError as error:
+        account.finish(status=status_for(error.status), http_status=error.status)
+        raise
+    return Opened(account=account, route=route, stream=stream)
+
+
+def _client_error(status: int) -> APIError:
+    if status == 404:
+        return NotFound(
+            "The model server does not serve this model.",
+            param="model",
+            code="model_not_found",
+        )
+    if status == 429:
+        return RateLimited("The model server is busy. Retry shortly.")
+    return InvalidRequest(
+        "The model server rejected the request as invalid.", code="upstream_rejected"
+    )
+
+
+async def open_with_failover(
+    payload: InferenceRequest, entry: ModelEntry, account: Accounting
+) -> tuple[Route, upstream.OpenStream]:
+    """Open the request on the first provider that answers; raise the last failure."""
+    body = upstream_body(payload)
+    last: APIError = ServiceUnavailable("No model server is available for this model.")
+    for route in routing.candidates(entry.routes, payload.sticky_key):
+        account.upstream_request()
+        try:
+            opened = await upstream.open_stream(
+                base_url=route.base_url,
+                path=payload.endpoint.path,
+                body=body,
+                api_key=route.api_key,
+                # vLLM adopts it as its request id; llama.cpp refuses non-UUID ids.
+                request_id=account.request_id if route.vendor == "vllm" else None,
+            )
+        except upstream.UpstreamStatus as answered:
+            if (
+                answered.status == 429
+            ):  # busy, not broken: try another, stay in rotation
+                last = _client_error(429)
+                continue
+            if answered.status < 500:
+                raise _client_error(answered.status) from None
+            last = _failed(
+                route,
+                "status",
+                UpstreamError(f"The model server answered {answered.status}."),
+            )
+            continue
+        except (ServiceUnavailable, UpstreamTimeout) as error:
+            kind = "timeout" if isinstance(error, UpstreamTimeout) else "connect"
+            last = _failed(route, kind, error)
+            continue
+        if payload.stream and not first_event_valid(opened.first_chunk):
+            await opened.aclose()
+            last = _failed(route, "garbage", UpstreamError())
+            continue
+        routing.mark_ok(route)
+        account.upstream_answered(route)
+        return route, opened
+    raise last
+
+
+def _failed(route: Route, kind: str, error: APIError) -> APIError:
+    metrics.upstream_error(route.provider_name, kind)
+    routing.mark_failed(route)
+    return error

@@ -1,0 +1,1 @@
+"""janserver's HTTP layer: the ASGI edge, the handler, middleware and responses."""
