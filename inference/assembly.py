@@ -64,7 +64,6 @@ class ChatAssembler:
     _finish_reason: str | None = None
     _usage: dict[str, Any] | None = None
     _completion_id: str | None = None
-    _tail: bytes = field(default=b"", repr=False)
 
     @property
     def finish_reason(self) -> str | None:
@@ -115,16 +114,11 @@ class ChatAssembler:
             message["tool_calls"] = [call.as_openai() for call in self.calls()]
         return message
 
-    def feed(self, data: bytes) -> list[Delta]:
-        """Take SSE bytes (any split); return the deltas of the complete events in it."""
-        data = self._tail + data if self._tail else data
-        end = data.rfind(b"\n\n")
-        if end < 0:
-            self._tail = data
-            return []
-        complete, self._tail = data[:end], data[end + 2 :]
+    def feed(self, events: bytes) -> list[Delta]:
+        """Take whole SSE events (as the relay passes them on, framed by
+        inference.streaming); return what each added."""
         deltas = []
-        for event in complete.split(b"\n\n"):
+        for event in events.split(b"\n\n"):
             chunk = _event_json(event)
             if chunk is not None:
                 delta = self.feed_chunk(chunk)

@@ -23,7 +23,8 @@ class CollectingAssembler(ChatAssembler):
     _plain_head: bytes = field(default=b"", repr=False)
 
     def collect(self, data: bytes) -> None:
-        """Keep SSE bytes for later: parsed all at once by settle().
+        """Keep whole SSE events (as the relay passes them on, framed by
+        inference.streaming) for later: parsed all at once by settle().
 
         For a caller that needs only the final message (not per-chunk deltas): the
         relay's per-chunk path then only appends bytes.
@@ -41,13 +42,8 @@ class CollectingAssembler(ChatAssembler):
         """
         if not self._collected:
             return
-        data = self._tail + b"".join(self._collected)
+        complete = b"".join(self._collected)
         self._collected.clear()
-        end = data.rfind(b"\n\n") + 2
-        if end < 2:
-            self._tail = data
-            return
-        complete, self._tail = data[:end], data[end:]
         segments = complete.split(_PLAIN_TAIL)
         plain: list[bytes] = []
         index, end, run_tried = 0, len(segments) - 1, False

@@ -7,6 +7,7 @@ import pytest
 
 from inference.assembly import ChatAssembler
 from inference.collecting import CollectingAssembler
+from inference.streaming import StreamState
 
 
 def event(delta=None, *, finish=None, usage=None, choices=True, **extra):
@@ -61,17 +62,27 @@ MESSAGE = {
 }
 
 
+def framed(data: bytes, size: int) -> list[bytes]:
+    """`data` arriving `size` bytes at a time, as the relay's framer passes it on:
+    batches of whole events."""
+    framer = StreamState(strip_usage=False)
+    batches = [
+        framer.feed(data[start : start + size]) for start in range(0, len(data), size)
+    ]
+    return [batch for batch in batches if batch]
+
+
 def fed(data: bytes, size: int) -> ChatAssembler:
     assembler = ChatAssembler()
-    for start in range(0, len(data), size):
-        assembler.feed(data[start : start + size])
+    for batch in framed(data, size):
+        assembler.feed(batch)
     return assembler
 
 
 def collected(data: bytes, size: int) -> CollectingAssembler:
     assembler = CollectingAssembler()
-    for start in range(0, len(data), size):
-        assembler.collect(data[start : start + size])
+    for batch in framed(data, size):
+        assembler.collect(batch)
     return assembler
 
 
