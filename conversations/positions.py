@@ -12,7 +12,7 @@ from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from conversations.models import Conversation
-from janserver.db_recordset import records, recordset
+from janserver.db.recordset import records, recordset
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def counters_advance(counts: dict[int, int], now: datetime) -> dict[int, int]:
 def _advance_from_recordset(
     connection: BaseDatabaseWrapper, n: _Names, counts: dict[int, int], at: Any
 ) -> dict[int, int]:
-    """PostgreSQL: the counts in one JSON parameter (see janserver.db_recordset), in
+    """PostgreSQL: the counts in one JSON parameter (see janserver.db.recordset), in
     key order so that concurrent batches lock their rows in the same order."""
     source = recordset([('"key"', "bigint"), ('"added"', "bigint")])
     update = (

@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from conversations.models import Conversation, Item, Workspace
-from janserver import auth_cache, db_lookups
+from janserver import auth_cache, db
 from janserver.auth import principal_user
 from janserver.errors import Forbidden, InvalidRequest, NotFound
 from janserver.principal import Principal, PrincipalKind
@@ -134,7 +134,7 @@ def conversation_get_cached(*, caller: Caller, public_id: str) -> Conversation:
     key = (CACHE_KIND, public_id)
     cached = auth_cache.cache().get(key)
     if cached is auth_cache.MISSING:
-        cached = db_lookups.row_get(
+        cached = db.row_get(
             Conversation,
             related="workspace",
             equal={"public_id": public_id},

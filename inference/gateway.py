@@ -19,7 +19,7 @@ from inference.streaming import SSEWriter, StreamState, relay
 from janserver import background
 from janserver.errors import APIError, UpstreamError, UpstreamTimeout
 from janserver.http.answers import Answer
-from janserver.pumped import Pump, Write
+from janserver.http.pumped import Pump, Write
 
 logger = logging.getLogger("janserver.gateway")
 
@@ -105,7 +105,7 @@ class StreamObserver(Protocol):
 def stream_pump(
     opened: Opened, payload: InferenceRequest, observer: StreamObserver | None = None
 ) -> Pump:
-    """The pump writing an opened upstream stream to the client (janserver.pumped)."""
+    """The pump writing an opened upstream stream to the client (janserver.http.pumped)."""
     relayed = _Relayed(opened.stream, payload, opened.account, opened.route, observer)
     return relayed.pump
 

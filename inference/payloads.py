@@ -7,7 +7,7 @@ import orjson
 from django.conf import settings
 
 from janserver.errors import InvalidRequest, MissingParameter
-from janserver.json_body import object_loads
+from janserver.http.json_body import object_loads
 
 # Never forwarded: they would pick the upstream, its chat template or its request id.
 DENIED_FIELDS = frozenset(

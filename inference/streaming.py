@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from janserver.errors import APIError, UpstreamError
-from janserver.pumped import Write
+from janserver.http.pumped import Write
 
 HEARTBEAT = b": keep-alive\n\n"
 DONE = b"data: [DONE]"

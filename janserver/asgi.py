@@ -9,16 +9,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "janserver.settings")
 # Django must be set up before anything imports models.
 django.setup(set_prefix=False)
 
-from janserver.handler import JanserverASGIHandler  # noqa: E402
+from janserver.http.handler import JanserverASGIHandler  # noqa: E402
 
 django_asgi_app = JanserverASGIHandler()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
-from janserver.boundary import RequestBoundary  # noqa: E402
+from janserver.http.boundary import RequestBoundary  # noqa: E402
+from janserver.http.static import with_static_files  # noqa: E402
 from janserver.lifespan import LifespanApp  # noqa: E402
-from janserver.static import with_static_files  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

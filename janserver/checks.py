@@ -1,7 +1,7 @@
 """System checks standing in for Django's middleware checks that janserver's subclasses fail.
 
 Django's deploy checks look for its own middleware class paths; janserver installs
-event-loop-friendly subclasses of them (janserver.fast_middleware), silences those
+event-loop-friendly subclasses of them (janserver.http.fast_middleware), silences those
 checks, and makes sure here that the subclasses are really installed.
 """
 
@@ -11,9 +11,9 @@ from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
 REQUIRED = {
-    "janserver.fast_middleware.SecurityMiddleware": "security.W001",
-    "janserver.fast_middleware.XFrameOptionsMiddleware": "security.W002",
-    "janserver.fast_middleware.CsrfViewMiddleware": "security.W003",
+    "janserver.http.fast_middleware.SecurityMiddleware": "security.W001",
+    "janserver.http.fast_middleware.XFrameOptionsMiddleware": "security.W002",
+    "janserver.http.fast_middleware.CsrfViewMiddleware": "security.W003",
 }
 
 

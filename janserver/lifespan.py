@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 
 from inference import upstream, usage
 from janserver import auth, background
-from janserver.boundary import Message, Receive, Scope, Send
+from janserver.http.boundary import Message, Receive, Scope, Send
 
 logger = logging.getLogger("janserver.lifespan")
 

@@ -77,21 +77,21 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "janserver.middleware.RequestContextMiddleware",
-    "janserver.middleware.ErrorContractMiddleware",
-    "janserver.fast_middleware.SecurityMiddleware",
-    "janserver.fast_middleware.CorsMiddleware",
-    "janserver.fast_middleware.SessionMiddleware",
-    "janserver.fast_middleware.CommonMiddleware",
-    "janserver.fast_middleware.CsrfViewMiddleware",
-    "janserver.fast_middleware.AuthenticationMiddleware",
-    "janserver.fast_middleware.MessageMiddleware",
+    "janserver.http.middleware.RequestContextMiddleware",
+    "janserver.http.middleware.ErrorContractMiddleware",
+    "janserver.http.fast_middleware.SecurityMiddleware",
+    "janserver.http.fast_middleware.CorsMiddleware",
+    "janserver.http.fast_middleware.SessionMiddleware",
+    "janserver.http.fast_middleware.CommonMiddleware",
+    "janserver.http.fast_middleware.CsrfViewMiddleware",
+    "janserver.http.fast_middleware.AuthenticationMiddleware",
+    "janserver.http.fast_middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "janserver.fast_middleware.XFrameOptionsMiddleware",
+    "janserver.http.fast_middleware.XFrameOptionsMiddleware",
 ]
 
 # Django's checks look for its own middleware paths; janserver.checks verifies the
-# subclasses in janserver.fast_middleware instead.
+# subclasses in janserver.http.fast_middleware instead.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "janserver.urls"
@@ -210,7 +210,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["janserver.auth.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["janserver.json_body.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["janserver.http.json_body.JSONParser"],
     "EXCEPTION_HANDLER": "janserver.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # REMOTE_ADDR is the client: the ASGI server resolves trusted proxies itself.

@@ -33,7 +33,7 @@ urlpatterns = [
     path("metrics", metrics_view.scrape_metrics, name="metrics"),
 ]
 
-handler400 = "janserver.handlers.bad_request"
-handler403 = "janserver.handlers.permission_denied"
-handler404 = "janserver.handlers.page_not_found"
-handler500 = "janserver.handlers.server_error"
+handler400 = "janserver.http.error_views.bad_request"
+handler403 = "janserver.http.error_views.permission_denied"
+handler404 = "janserver.http.error_views.page_not_found"
+handler500 = "janserver.http.error_views.server_error"

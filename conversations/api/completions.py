@@ -8,7 +8,7 @@ from conversations.completions.flow import turn_respond
 from inference import pipeline
 from inference.payloads import CHAT
 from janserver.http.answers import answer_response
-from janserver.pumped import PumpedResponse
+from janserver.http.pumped import PumpedResponse
 
 
 @csrf_exempt

@@ -20,7 +20,7 @@ from inference.pipeline import Call
 from janserver import db
 from janserver.api.pagination import list_body
 from janserver.errors import InvalidRequest
-from janserver.pumped import PumpedResponse, Write, event_stream
+from janserver.http.pumped import PumpedResponse, Write, event_stream
 
 
 def _object(row: Response) -> JsonResponse:

@@ -5,7 +5,7 @@ from typing import Any
 
 from conversations.completions.observer import metadata_event
 from janserver.http.answers import Answer
-from janserver.pumped import Write
+from janserver.http.pumped import Write
 
 REPLAY_HEADER = "Idempotent-Replayed"
 DONE = b"data: [DONE]\n\n"

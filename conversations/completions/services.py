@@ -29,8 +29,8 @@ from conversations.selectors import (
 from conversations.services import _items_insert
 from conversations.validation import title_clean
 from janserver import auth_cache
+from janserver.http.json_body import storable
 from janserver.ids import new_conversation_id, new_id, new_item_id
-from janserver.json_body import storable
 from janserver.principal import Principal
 from orgs.services import project_personal_ensure
 

@@ -7,7 +7,7 @@ U+FFFD. PostgreSQL refused them at the insert, so there is nothing to repair the
 
 from django.db import migrations
 
-from janserver.json_body import storable
+from janserver.http.json_body import storable
 
 JSON_FIELDS = {
     "Conversation": ("metadata",),

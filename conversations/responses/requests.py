@@ -24,7 +24,7 @@ from inference.payloads import (
     model_field,
 )
 from janserver.errors import InvalidRequest, MissingParameter
-from janserver.json_body import object_loads
+from janserver.http.json_body import object_loads
 
 # Fields of the Responses API itself: never forwarded as they are.
 RESPONSES_FIELDS = frozenset(

@@ -10,7 +10,7 @@ from conversations.responses import runner
 from conversations.responses.buffer import event_buffer
 from conversations.responses.events import TERMINAL_TYPES, sse
 from inference.streaming import HEARTBEAT
-from janserver.pumped import Write
+from janserver.http.pumped import Write
 
 FINAL_READ_SECONDS = 1.0
 

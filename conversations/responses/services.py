@@ -18,7 +18,7 @@ from conversations.responses.objects import UNFINISHED_STATUSES, Record
 from conversations.selectors import Caller
 from conversations.services import conversation_items_append
 from janserver.errors import InvalidRequest, NotFound
-from janserver.json_body import storable
+from janserver.http.json_body import storable
 from orgs.services import project_personal_ensure
 
 # What a cancel answers for a response that already ended (as OpenAI words it).

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 from inference import catalog, gateway, pipeline
 from inference.payloads import CHAT, COMPLETIONS, Endpoint
 from janserver.http.answers import answer_response
-from janserver.pumped import PumpedResponse
+from janserver.http.pumped import PumpedResponse
 
 
 def _provider_data(request: HttpRequest) -> bool:

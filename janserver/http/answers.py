@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.http import HttpResponse
 
-from janserver.pumped import Pump, PumpedResponse, event_stream
+from janserver.http.pumped import Pump, PumpedResponse, event_stream
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from janserver.boundary import RequestBoundary
+from janserver.http.boundary import RequestBoundary
 
 
 class Inner:

@@ -1,4 +1,4 @@
-"""janserver.db.insert_many and janserver.db_lookups.row_get: rows written and read as
+"""janserver.db.insert_many and janserver.db.lookups.row_get: rows written and read as
 the ORM would write and read them; the threads janserver.db runs database work in."""
 
 import math
@@ -14,7 +14,8 @@ from django.utils import timezone
 from conversations.models import Conversation, Item, ItemStatus, ItemType, MessageRole
 from conversations.tests.factories import ConversationFactory, WorkspaceFactory
 from inference.models import UsageRecord
-from janserver import db, db_lookups, db_recordset
+from janserver import db
+from janserver.db import bulk, lookups, recordset
 
 pytestmark = pytest.mark.django_db
 
@@ -135,19 +136,19 @@ def test_postgresql_takes_the_rows_in_one_json_parameter(django_assert_num_queri
 
 
 def test_recordset_documents_refuse_what_json_cannot_carry():
-    assert db_recordset.records(("a", "b"), [(1, "x"), (None, {"k": [1.5]})]) == (
+    assert recordset.records(("a", "b"), [(1, "x"), (None, {"k": [1.5]})]) == (
         '[{"a":1,"b":"x"},{"a":null,"b":{"k":[1.5]}}]'
     )
-    with pytest.raises(db_recordset.NotCarried):
-        db_recordset.records(("a",), [(float("nan"),)])
-    with pytest.raises(db_recordset.NotCarried):
-        db_recordset.records(("a",), [(2**64,)])
-    with pytest.raises(db_recordset.NotCarried):
-        db_recordset.records(("a",), [(Decimal("1.5"),)])
-    assert db_recordset.carried(Item._meta.get_field("content"))
-    assert db_recordset.carried(Item._meta.get_field("conversation"))
-    assert not db_recordset.carried(models.DecimalField(max_digits=4))
-    assert not db_recordset.carried(models.JSONField(encoder=DjangoJSONEncoder))
+    with pytest.raises(recordset.NotCarried):
+        recordset.records(("a",), [(float("nan"),)])
+    with pytest.raises(recordset.NotCarried):
+        recordset.records(("a",), [(2**64,)])
+    with pytest.raises(recordset.NotCarried):
+        recordset.records(("a",), [(Decimal("1.5"),)])
+    assert recordset.carried(Item._meta.get_field("content"))
+    assert recordset.carried(Item._meta.get_field("conversation"))
+    assert not recordset.carried(models.DecimalField(max_digits=4))
+    assert not recordset.carried(models.JSONField(encoder=DjangoJSONEncoder))
 
 
 def test_nothing_to_insert_runs_no_query(django_assert_num_queries):
@@ -172,7 +173,7 @@ def test_row_get_returns_what_select_related_returns(django_assert_num_queries):
     )
     expected = Conversation.objects.select_related("workspace").get(pk=conversation.pk)
     with django_assert_num_queries(1):
-        found = db_lookups.row_get(
+        found = lookups.row_get(
             Conversation,
             related="workspace",
             equal={"public_id": conversation.public_id},
@@ -191,7 +192,7 @@ def test_row_get_returns_what_select_related_returns(django_assert_num_queries):
 
 def test_row_get_without_the_related_row_or_any_row():
     conversation = ConversationFactory()
-    found = db_lookups.row_get(
+    found = lookups.row_get(
         Conversation, related="workspace", equal={"public_id": conversation.public_id}
     )
     assert found is not None
@@ -199,7 +200,7 @@ def test_row_get_without_the_related_row_or_any_row():
     conversation.deleted_at = timezone.now()
     conversation.save()
     assert (
-        db_lookups.row_get(
+        lookups.row_get(
             Conversation,
             related="workspace",
             equal={"public_id": conversation.public_id},
@@ -208,7 +209,7 @@ def test_row_get_without_the_related_row_or_any_row():
         is None
     )
     assert (
-        db_lookups.row_get(Conversation, related="workspace", equal={"public_id": "x"})
+        lookups.row_get(Conversation, related="workspace", equal={"public_id": "x"})
         is None
     )
 
@@ -222,7 +223,7 @@ def test_many_rows_go_in_as_few_statements_as_the_parameter_limit_allows(
         | {"role": "user", "content": [{"type": "input_text", "text": str(n)}]}
         for n in range(1, 151)
     ]
-    fields = db._insert_fields(Item)
+    fields = bulk._insert_fields(Item)
     per_statement = min(connection.ops.bulk_batch_size(fields, rows), 150)
     statements = -(-150 // per_statement)
     with transaction.atomic(), django_assert_num_queries(statements):

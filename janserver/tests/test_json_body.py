@@ -9,7 +9,7 @@ from accounts.services import user_register
 from accounts.tokens import tokens_issue
 from conversations.models import Conversation, Item, Workspace
 from janserver.errors import APIError, InvalidJSON
-from janserver.json_body import MAX_DEPTH, loads, object_loads, value_check
+from janserver.http.json_body import MAX_DEPTH, loads, object_loads, value_check
 from orgs.models import OrganizationMember, Project
 from orgs.services import organization_default_ensure
 

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from janserver.pumped import PumpedResponse, send_pumped
+from janserver.http.pumped import PumpedResponse, send_pumped
 
 
 async def test_sent_over_asgi_as_the_pump_writes():

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from django.core.management import call_command
 
-from janserver.static import with_static_files
+from janserver.http.static import with_static_files
 
 
 async def not_found(scope, receive, send):

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from servestatic import ServeStaticASGI
 
-logger = logging.getLogger("janserver.static")
+logger = logging.getLogger("janserver.http.static")
 
 
 def with_static_files(app: Any) -> Any:

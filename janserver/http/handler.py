@@ -19,7 +19,7 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import Resolver404, ResolverMatch, get_resolver, set_script_prefix
 
-from janserver.pumped import PumpedResponse, send_pumped
+from janserver.http.pumped import PumpedResponse, send_pumped
 
 _MAX_CACHED_PATHS = 4096
 
