@@ -64,7 +64,7 @@ def conversation_create(
         metadata=metadata_clean(metadata),
     )
     if cleaned:
-        _items_insert(conversation, cleaned, response=None)
+        items_insert(conversation, cleaned, response=None)
     return conversation
 
 
@@ -112,12 +112,14 @@ def conversation_delete(*, conversation: Conversation) -> None:
     auth_cache.invalidate(CACHE_KIND, conversation.public_id)
 
 
-def _items_insert(
+def items_insert(
     conversation: Conversation,
     cleaned: list[dict[str, Any]],
     *,
     response: Response | None,
 ) -> list[Item]:
+    """Insert already-checked item field values at the end of `conversation` (call
+    inside a transaction); raise NotFound if it was deleted meanwhile."""
     now = timezone.now()
     last = counters_advance({conversation.pk: len(cleaned)}, now).get(conversation.pk)
     if last is None:
@@ -157,7 +159,7 @@ def conversation_items_append(
     cleaned = items_clean(items, max_items=max_items)
     if not cleaned:
         raise InvalidRequest("Give at least one item.", param="items")
-    return _items_insert(conversation, cleaned, response=response)
+    return items_insert(conversation, cleaned, response=response)
 
 
 @transaction.atomic

@@ -74,7 +74,7 @@ class Snapshot:
 def _api_key(provider: Any) -> str | None:
     if not provider.api_key_encrypted:
         return None
-    from inference.services import provider_api_key
+    from inference.selectors import provider_api_key
 
     return provider_api_key(provider)
 

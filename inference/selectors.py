@@ -2,6 +2,7 @@
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from inference.crypto import api_key_decrypt
 from inference.models import Provider, ProviderModel
 from janserver.errors import InvalidRequest, NotFound
 from janserver.principal import Principal
@@ -86,3 +87,14 @@ def provider_find(*, reference: str) -> Provider:
     if not named:
         raise NotFound(f"No provider {reference!r}.", param="provider")
     return named[0]
+
+
+def provider_api_key(provider: Provider) -> str | None:
+    """Return the provider's decrypted API key, or None when it has none.
+
+    Raises inference.crypto.ProviderKeyUnreadable (ImproperlyConfigured) when the key
+    does not decrypt with the configured MODEL_PROVIDER_SECRET.
+    """
+    if not provider.api_key_encrypted:
+        return None
+    return api_key_decrypt(provider.api_key_encrypted, context=provider.public_id)

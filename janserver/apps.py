@@ -8,7 +8,7 @@ class JanserverConfig(AppConfig):
     verbose_name = "janserver"
 
     def ready(self) -> None:
-        from janserver import auth_cache, checks  # noqa: F401 - they register themselves
+        from janserver import auth_signals, checks  # noqa: F401 - they register themselves
         from janserver.api import schema_extensions  # noqa: F401
 
-        auth_cache.connect_model_signals()
+        auth_signals.connect_model_signals()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversations.api.serializers import NewestFirstListQuerySerializer, deleted_body
+from conversations.api.serializers import NewestFirstListQuerySerializer
 from conversations.models import Response
 from conversations.responses import buffer, create, resume, selectors, services
 from conversations.responses.objects import record_from_row, response_object
@@ -19,6 +19,7 @@ from inference import pipeline
 from inference.pipeline import Call
 from janserver import db
 from janserver.api.pagination import list_body
+from janserver.api.shapes import deleted_body
 from janserver.errors import InvalidRequest
 from janserver.http.pumped import PumpedResponse, Write, event_stream
 

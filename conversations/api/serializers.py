@@ -71,11 +71,6 @@ class WorkspaceSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-def deleted_body(object_type: str, public_id: str) -> dict[str, Any]:
-    """Return OpenAI's deletion confirmation."""
-    return {"id": public_id, "object": f"{object_type}.deleted", "deleted": True}
-
-
 # Input. Nested items and metadata are checked by the services (conversations.validation)
 # so that every caller gets the same rules; unknown top-level fields are refused.
 

@@ -22,7 +22,6 @@ from conversations.api.serializers import (
     WorkspaceInstructionSerializer,
     WorkspaceRenameSerializer,
     WorkspaceSerializer,
-    deleted_body,
 )
 from conversations.models import Item, Workspace
 from conversations.selectors import (
@@ -50,6 +49,7 @@ from conversations.services import (
 )
 from janserver.api.pagination import list_body, list_query, paginated_response
 from janserver.api.schema import deleted, list_of, list_schema, operation
+from janserver.api.shapes import deleted_body
 from janserver.auth import ProjectAccess, principal_of
 
 

@@ -26,7 +26,7 @@ from conversations.selectors import (
     caller_get,
     conversation_get_cached,
 )
-from conversations.services import _items_insert
+from conversations.services import items_insert
 from conversations.validation import title_clean
 from janserver import auth_cache
 from janserver.http.json_body import storable
@@ -214,14 +214,14 @@ def turn_store(*, turn: Turn, reply: Reply) -> Conversation:
     if turn.conversation is None:
         conversation = new_conversation(turn)
         conversation.save(force_insert=True)
-    else:  # a copy: the cache shares turn.conversation, and _items_insert changes it
+    else:  # a copy: the cache shares turn.conversation, and items_insert changes it
         conversation = copy.copy(turn.conversation)
         if not conversation.title and turn.title:
             Conversation.objects.filter(pk=conversation.pk, title="").update(
                 title=turn.title
             )
             auth_cache.invalidate(CACHE_KIND, conversation.public_id)
-    _items_insert(conversation, turn_items(turn, reply), response=None)
+    items_insert(conversation, turn_items(turn, reply), response=None)
     return conversation
 
 

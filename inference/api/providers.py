@@ -29,18 +29,21 @@ from janserver.api.pagination import (
     paginated_response,
 )
 from janserver.api.schema import deleted, list_of, operation
+from janserver.api.shapes import deleted_body
 from janserver.auth import ProjectAccess, principal_of
-from orgs.api.base import OrganizationView
-from orgs.api.serializers import deleted_body
-from orgs.selectors import project_get_for_admin
+from orgs.permissions import OrganizationAccessRequired
+from orgs.selectors import OrganizationAccess, project_get_for_admin
 
 
-class _ProviderView(OrganizationView):
+class _ProviderView(APIView):
     """Providers of the caller's organization, or of one of its projects.
 
-    Organization owners write; every member reads. A provider of another scope
+    Organization owners write; owners and readers read. A provider of another scope
     answers 404 like an unknown one.
     """
+
+    permission_classes = [OrganizationAccessRequired]
+    access: OrganizationAccess
 
     def scope(self, project_id: str | None) -> dict[str, Any]:
         project = (

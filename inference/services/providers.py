@@ -9,7 +9,6 @@ from django.db import transaction
 from inference import catalog
 from inference.crypto import (
     ProviderSecretMissing,
-    api_key_decrypt,
     api_key_encrypt,
     api_key_hint,
 )
@@ -235,14 +234,3 @@ def provider_delete(*, provider: Provider) -> None:
     """Delete a provider and its models (usage records keep their rows)."""
     provider.delete()
     catalog.invalidate()
-
-
-def provider_api_key(provider: Provider) -> str | None:
-    """Return the provider's decrypted API key, or None when it has none.
-
-    Raises inference.crypto.ProviderKeyUnreadable (ImproperlyConfigured) when the key
-    does not decrypt with the configured MODEL_PROVIDER_SECRET.
-    """
-    if not provider.api_key_encrypted:
-        return None
-    return api_key_decrypt(provider.api_key_encrypted, context=provider.public_id)

@@ -17,9 +17,9 @@ from django.utils import timezone
 from inference import catalog, upstream
 from inference.crypto import ProviderKeyUnreadable
 from inference.models import Provider, ProviderModel, ProviderVendor
+from inference.selectors import provider_api_key
 from inference.services.providers import (
     base_url_normalize,
-    provider_api_key,
     provider_create,
     provider_update,
 )

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from inference import catalog
 from inference.models import Provider, ProviderModel, UsageRecord
-from inference.services import provider_api_key, provider_create
+from inference.selectors import provider_api_key
+from inference.services import provider_create
 from inference.testing.fake_vllm import refusing_url, run_in_thread
 from orgs.tests.factories import ProjectFactory
 

@@ -14,7 +14,8 @@ from inference.crypto import (
     api_key_hint,
 )
 from inference.models import Provider
-from inference.services import provider_api_key, provider_create
+from inference.selectors import provider_api_key
+from inference.services import provider_create
 
 SECRET = "provider-secret-" + "s" * 48
 KEY = "sk-upstream-0123456789abcdef"

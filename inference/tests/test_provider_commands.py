@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from inference.models import Provider, ProviderModel
-from inference.services import provider_api_key, provider_create
+from inference.selectors import provider_api_key
+from inference.services import provider_create
 from inference.testing.fake_vllm import refusing_url, run_in_thread
 from orgs.tests.factories import OrganizationFactory, ProjectFactory
 

@@ -7,10 +7,10 @@ import pytest
 
 from inference import catalog, upstream
 from inference.models import Provider, ProviderModel, UsageRecord
+from inference.selectors import provider_api_key
 from inference.services import (
     base_url_normalize,
     jan_provider_setup,
-    provider_api_key,
     provider_create,
     provider_delete,
     provider_models_sync,

@@ -23,6 +23,11 @@ from janserver.http.pumped import PumpedResponse, send_pumped
 
 _MAX_CACHED_PATHS = 4096
 
+# handle_async_view() copies ASGIHandler.handle() and _release() copies what
+# HttpResponseBase.close() does; they were checked against this Django release
+# (janserver/tests/test_architecture.py fails when Django moves past it).
+CHECKED_AGAINST_DJANGO = "5.2.19"
+
 
 class JanserverASGIHandler(ASGIHandler):
     """See the module docstring."""

@@ -156,11 +156,6 @@ class InviteSerializer(serializers.Serializer):
         ]
 
 
-def deleted_body(object_type: str, public_id: str) -> dict[str, Any]:
-    """Return OpenAI's deletion confirmation."""
-    return {"object": f"{object_type}.deleted", "id": public_id, "deleted": True}
-
-
 # Input.
 
 

@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from janserver.api.pagination import list_query, paginated_response
 from janserver.api.schema import deleted, list_schema, operation
+from janserver.api.shapes import deleted_body
 from janserver.auth import IsAuthenticated, principal_of
 from janserver.throttling import AuthRateThrottle
 from orgs.api.base import OrganizationView
@@ -13,7 +14,6 @@ from orgs.api.serializers import (
     InviteCreateSerializer,
     InviteSerializer,
     InviteVerifySerializer,
-    deleted_body,
 )
 from orgs.selectors import invite_get, invite_list, invite_projects_get, invitee_get
 from orgs.services import invite_accept, invite_delete, invite_send

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 
 from janserver.api.pagination import list_query, paginated_response
 from janserver.api.schema import deleted, jan_result, list_schema, operation
+from janserver.api.shapes import deleted_body
 from orgs.api.base import OrganizationView
 from orgs.api.serializers import (
     AdminApiKeyCreatedSerializer,
@@ -13,7 +14,6 @@ from orgs.api.serializers import (
     ProjectApiKeyCreatedSerializer,
     ProjectApiKeyCreateSerializer,
     ProjectApiKeySerializer,
-    deleted_body,
 )
 from orgs.models import ApiKeyKind
 from orgs.selectors import (

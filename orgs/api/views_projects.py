@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from janserver.api.pagination import ListQuerySerializer, list_query, paginated_response
 from janserver.api.schema import deleted, list_schema, operation
+from janserver.api.shapes import deleted_body
 from orgs.api.base import OrganizationView
 from orgs.api.serializers import (
     ProjectCreateSerializer,
@@ -14,7 +15,6 @@ from orgs.api.serializers import (
     ProjectUserCreateSerializer,
     ProjectUserSerializer,
     ProjectUserUpdateSerializer,
-    deleted_body,
 )
 from orgs.models import ProjectMember
 from orgs.selectors import (

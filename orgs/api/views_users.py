@@ -5,11 +5,11 @@ from rest_framework.response import Response
 
 from janserver.api.pagination import list_query, paginated_response
 from janserver.api.schema import deleted, list_schema, operation
+from janserver.api.shapes import deleted_body
 from orgs.api.base import OrganizationView
 from orgs.api.serializers import (
     OrganizationUserSerializer,
     OrganizationUserUpdateSerializer,
-    deleted_body,
 )
 from orgs.selectors import organization_member_get, organization_member_list
 from orgs.services import organization_member_remove, organization_member_role_change
