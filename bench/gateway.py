@@ -23,7 +23,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
+def gateway_env(database_url: str, root: Path = ROOT, **extra: str) -> dict[str, str]:
+    """The environment of a gateway serving the checkout at `root` (its PYTHONPATH)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -38,17 +39,19 @@ def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         DATABASE_URL=database_url,
         LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=str(root),
         **extra,
     )
     return env
 
 
 def manage(env: dict[str, str], *args: str) -> str:
+    """Run manage.py of the checkout `env` serves (see gateway_env)."""
+    root = Path(env["PYTHONPATH"])
     result = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
+        [sys.executable, str(root / "manage.py"), *args],
         env=env,
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
         check=True,
@@ -58,13 +61,14 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 @contextmanager
 def gateway(
-    core: int, database_url: str | None = None, **extra: str
+    core: int, database_url: str | None = None, root: Path = ROOT, **extra: str
 ) -> Iterator[tuple[str, dict[str, str], int]]:
     """Yield (base_url, env, pid) of a migrated gateway: one uvicorn worker on `core`,
-    on `database_url` (a new SQLite file when not given)."""
+    on `database_url` (a new SQLite file when not given), serving the checkout at
+    `root` (this one by default; another commit's worktree for an A/B run)."""
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        env = gateway_env(url, **extra)
+        env = gateway_env(url, root, **extra)
         manage(env, "migrate", "--no-input")
         port = free_port()
         command = [
@@ -74,7 +78,7 @@ def gateway(
         process = subprocess.Popen(
             command,
             env=env,
-            cwd=ROOT,
+            cwd=root,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

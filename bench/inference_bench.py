@@ -2,15 +2,20 @@
 
     .venv/bin/python -m bench.inference_bench [--scenario all|streams|saturation|json|single|memory]
                                               [--seconds 10] [--rounds 3] [--memory-minutes 10]
+                                              [--baseline PATH]
 
 The gateway is one uvicorn worker pinned to core 1; the fake upstream and this load
 generator share core 0. Each scenario is measured in the same run for the gateway and
 for the upstream directly, alternating, and the median of the rounds is reported, with
 the load generator's CPU share (a saturated generator makes a round meaningless).
+`--baseline PATH` also starts a gateway serving another checkout (a worktree of an
+older commit: `git worktree add /tmp/base <commit>`), measured in every round right
+after this one, so that both are compared side by side under the same conditions.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -19,6 +24,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import uvloop
@@ -134,36 +140,49 @@ def register(env: dict[str, str], base_url: str) -> None:
     manage(env, "shell", "-c", code)
 
 
-def line(name: str, direct: Run, relayed: Run, extra: str = "") -> None:
+def line(
+    name: str, direct: Run, relayed: Run, extra: str = "", tag: str = "gateway"
+) -> None:
     print(f"  {name:<10} direct {direct.rate:8.1f} req/s {direct.event_rate:9.0f} ev/s | "
-          f"gateway {relayed.rate:8.1f} req/s {relayed.event_rate:9.0f} ev/s | "
+          f"{tag} {relayed.rate:8.1f} req/s {relayed.event_rate:9.0f} ev/s | "
           f"errors {direct.errors}/{relayed.errors} | generator CPU {relayed.cpu_share:4.0%} {extra}")  # fmt: skip
 
 
+# What a round measures: (url, headers) of the direct upstream, the gateway, and the
+# baseline gateway when there is one.
+Targets = list[tuple[str, dict]]
+
+
 async def compare(
-    urls: tuple[str, str], headers: dict, data: bytes, concurrency: int, seconds: float
-) -> tuple[Run, Run]:
-    direct = await load(urls[0], data, {}, concurrency, seconds)
-    relayed = await load(urls[1], data, headers, concurrency, seconds)
-    return direct, relayed
+    targets: Targets, data: bytes, concurrency: int, seconds: float
+) -> list[Run]:
+    return [
+        await load(url, data, headers, concurrency, seconds) for url, headers in targets
+    ]
 
 
 WARM_UP_SECONDS = 3.0
 
 
 async def measured(
-    args: argparse.Namespace,
-    urls: tuple[str, str],
-    headers: dict,
-    data: bytes,
-    concurrency: int,
-) -> list[tuple[Run, Run]]:
-    """`args.rounds` comparisons, after an unmeasured warm-up of both sides (connection
+    args: argparse.Namespace, targets: Targets, data: bytes, concurrency: int
+) -> list[list[Run]]:
+    """`args.rounds` comparisons, after an unmeasured warm-up of every side (connection
     pools filled, caches and code paths warm), as a server in service would be."""
-    await compare(urls, headers, data, concurrency, WARM_UP_SECONDS)
+    await compare(targets, data, concurrency, WARM_UP_SECONDS)
     return [
-        await compare(urls, headers, data, concurrency, args.seconds)
+        await compare(targets, data, concurrency, args.seconds)
         for _ in range(args.rounds)
+    ]
+
+
+def sides(rounds: list[list[Run]]) -> list[tuple[str, list[tuple[Run, Run]]]]:
+    """Each gateway's (direct, gateway) pairs: this one's, then the baseline's."""
+    named = [("gateway", 1), ("baseline", 2)]
+    return [
+        (tag, [(runs[0], runs[index]) for runs in rounds])
+        for tag, index in named
+        if index < len(rounds[0])
     ]
 
 
@@ -175,46 +194,41 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def scenarios(
-    args: argparse.Namespace, urls: tuple[str, str], headers: dict
-) -> None:
+async def scenarios(args: argparse.Namespace, targets: Targets) -> None:
     chosen = args.scenario
     med = statistics.median
     if chosen in ("all", "streams"):
-        rounds = await measured(args, urls, headers, body(True, 64, 10), 256)
-        ratio = med(r.event_rate / d.event_rate for d, r in rounds)
-        added99 = med(r.pct(0.99) - d.pct(0.99) for d, r in rounds)
-        for d, r in rounds:
-            line(
-                "streams",
-                d,
-                r,
-                f"TTFT p50 {d.pct(0.5):.1f} → {r.pct(0.5):.1f}, p99 {d.pct(0.99):.1f} → {r.pct(0.99):.1f} ms",
-            )
-        print(
-            f"many live streams: token rate {ratio:.1%} of direct (≥ 95%), added TTFT p99 {added99:.1f} ms (≤ 50)"
-        )
+        rounds = await measured(args, targets, body(True, 64, 10), 256)
+        for tag, pairs in sides(rounds):
+            for d, r in pairs:
+                line("streams", d, r, f"TTFT p50 {d.pct(0.5):.1f} → {r.pct(0.5):.1f}, "
+                     f"p99 {d.pct(0.99):.1f} → {r.pct(0.99):.1f} ms", tag)  # fmt: skip
+            ratio = med(r.event_rate / d.event_rate for d, r in pairs)
+            added99 = med(r.pct(0.99) - d.pct(0.99) for d, r in pairs)
+            print(f"{tag}: many live streams: token rate {ratio:.1%} of direct (≥ 95%), "
+                  f"added TTFT p99 {added99:.1f} ms (≤ 50)")  # fmt: skip
     if chosen in ("all", "saturation"):
-        rounds = await measured(args, urls, headers, body(True, 64, 0), 64)
-        for d, r in rounds:
-            line("saturate", d, r)
-        print(
-            f"saturation: gateway {med(r.rate for _, r in rounds):.0f} streams/s (≥ 400)"
-        )
+        rounds = await measured(args, targets, body(True, 64, 0), 64)
+        for tag, pairs in sides(rounds):
+            for d, r in pairs:
+                line("saturate", d, r, tag=tag)
+            rate = med(r.rate for _, r in pairs)
+            print(f"{tag}: saturation: {rate:.0f} streams/s (≥ 400)")
     if chosen in ("all", "json"):
-        rounds = await measured(args, urls, headers, body(False, 64, 0), 64)
-        for d, r in rounds:
-            line("json", d, r)
-        print(
-            f"non-streaming: gateway {med(r.rate for _, r in rounds):.0f} req/s (≥ 1000)"
-        )
+        rounds = await measured(args, targets, body(False, 64, 0), 64)
+        for tag, pairs in sides(rounds):
+            for d, r in pairs:
+                line("json", d, r, tag=tag)
+            print(
+                f"{tag}: non-streaming: {med(r.rate for _, r in pairs):.0f} req/s (≥ 1000)"
+            )
     if chosen in ("all", "single"):
-        rounds = await measured(args, urls, headers, body(True, 16, 0), 1)
-        p50 = med(r.pct(0.5) - d.pct(0.5) for d, r in rounds)
-        p99 = med(r.pct(0.99) - d.pct(0.99) for d, r in rounds)
-        print(
-            f"single client: added TTFT p50 {p50:.2f} ms (≤ 1.5), p99 {p99:.2f} ms (≤ 4)"
-        )
+        rounds = await measured(args, targets, body(True, 16, 0), 1)
+        for tag, pairs in sides(rounds):
+            p50 = med(r.pct(0.5) - d.pct(0.5) for d, r in pairs)
+            p99 = med(r.pct(0.99) - d.pct(0.99) for d, r in pairs)
+            print(f"{tag}: single client: added TTFT p50 {p50:.2f} ms (≤ 1.5), "
+                  f"p99 {p99:.2f} ms (≤ 4)")  # fmt: skip
 
 
 async def memory(args: argparse.Namespace, url: str, headers: dict, pid: int) -> None:
@@ -241,24 +255,30 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-minutes", type=float, default=10.0)
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout to measure side by side with this one")  # fmt: skip
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     # The generator shares its core with the upstream: the faster loop leaves it more.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    with upstream(core=0) as upstream_url, gateway(core=1) as (gateway_url, env, pid):
-        register(env, upstream_url)
-        headers = {
-            "Authorization": f"Bearer {project_key(env)}",
-            "Content-Type": "application/json",
-        }
-        urls = (
-            f"{upstream_url}/chat/completions",
-            f"{gateway_url}/v1/chat/completions",
-        )
+    with contextlib.ExitStack() as stack:
+        upstream_url = stack.enter_context(upstream(core=0))
+        targets: Targets = [(f"{upstream_url}/chat/completions", {})]
+        roots = [ROOT] if args.baseline is None else [ROOT, args.baseline.resolve()]
+        pid = 0
+        for root in roots:
+            gateway_url, env, pid_of = stack.enter_context(gateway(core=1, root=root))
+            pid = pid or pid_of
+            register(env, upstream_url)
+            headers = {
+                "Authorization": f"Bearer {project_key(env)}",
+                "Content-Type": "application/json",
+            }
+            targets.append((f"{gateway_url}/v1/chat/completions", headers))
         if args.scenario == "memory":
-            asyncio.run(memory(args, urls[1], headers, pid))
+            asyncio.run(memory(args, targets[1][0], targets[1][1], pid))
         else:
-            asyncio.run(scenarios(args, urls, headers))
+            asyncio.run(scenarios(args, targets))
 
 
 if __name__ == "__main__":

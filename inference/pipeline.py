@@ -19,7 +19,7 @@ which only the api/ modules turn into an HTTP response.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.http import HttpRequest
 
@@ -62,7 +62,6 @@ class Call:
     request_id: str
     body: bytes
     headers: Mapping[str, str]
-    query: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def principal(self) -> Principal:
@@ -87,7 +86,6 @@ async def enter(request: HttpRequest, endpoint: str) -> Call:
         request_id=request.request_id,  # type: ignore[attr-defined]
         body=request.body if request.method == "POST" else b"",
         headers=request.headers,
-        query=request.GET,
     )
 
 

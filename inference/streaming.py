@@ -146,10 +146,10 @@ class Sink(Protocol):
     """Where relay() delivers a stream: to a client (SSEWriter), or into Responses
     events (conversations.responses.runner)."""
 
-    async def events(self, events: bytes) -> None:
+    def events(self, events: bytes) -> Awaitable[None]:
         """Take a batch of complete events, as the client should see them."""
 
-    async def idle(self) -> None:
+    def idle(self) -> Awaitable[None]:
         """Nothing came for a heartbeat interval."""
 
 
@@ -202,16 +202,17 @@ class SSEWriter:
         self.on_events = on_events
         self.prefix = prefix
 
-    async def events(self, events: bytes) -> None:
+    # Plain methods returning write()'s awaitable: no coroutine of their own per chunk.
+    def events(self, events: bytes) -> Awaitable[None]:
         if self.on_events is not None:
             self.on_events(events)
         if self.prefix:
             events, self.prefix = self.prefix + events, b""
-        await self.write(events)
+        return self.write(events)
 
-    async def idle(self) -> None:
-        await self.write(self.prefix + HEARTBEAT)
-        self.prefix = b""
+    def idle(self) -> Awaitable[None]:
+        beat, self.prefix = self.prefix + HEARTBEAT, b""
+        return self.write(beat)
 
     async def end(self, state: StreamState) -> None:
         """Report a failed stream with one error event (no `[DONE]` follows)."""
