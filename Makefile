@@ -7,13 +7,18 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
+PYTEST_BASE = --ds=janserver.settings_test --reuse-db --strict-markers --durations=10 \
+	-n $(TEST_WORKERS) --dist worksteal
+# Tests compile every module of the project each run when bytecode is not cached.
+unexport PYTHONDONTWRITEBYTECODE
 # The local model of `make run` (llama.cpp serving SmolLM2 as jan-v1-4b): LOCAL_MODEL=0
 # skips it; LOCAL_MODEL_REBUILD=1 makes `make local-model` rebuild llama.cpp.
 LOCAL_MODEL ?= 1
 LOCAL_MODEL_PORT ?= 8101
 LOCAL_MODEL_REBUILD ?= 0
 
-.PHONY: run test venv local-model lint format migrate bootstrap superuser check-deploy clean
+.PHONY: run test test-fast venv local-model lint format migrate bootstrap superuser check-deploy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo 'janserver needs Python 3.11+ (python3.12 preferred)'; exit 1; }
@@ -37,9 +42,13 @@ local-model: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
 local-model: venv
 	$(BIN)/python manage.py localmodel install $(if $(filter 1,$(LOCAL_MODEL_REBUILD)),--rebuild)
 
-## test: set up and run the whole test suite
+## test: set up and run the whole test suite, in TEST_WORKERS processes (pytest-xdist)
 test: venv
-	$(BIN)/pytest --ds=janserver.settings_test --reuse-db --strict-markers --durations=10 $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_BASE) $(PYTEST_ARGS)
+
+## test-fast: the tests that start no server (no subprocess, no live socket)
+test-fast: venv
+	$(BIN)/pytest $(PYTEST_BASE) -m "not server" $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -213,3 +213,11 @@ def visible_models(snap: Snapshot, principal: Principal) -> Models:
     for project_id in project_ids:
         models.update(snap.by_project.get(project_id, {}))
     return models
+
+
+def reset_for_tests() -> None:
+    """Forget the catalog: the next request loads it anew, before it is answered
+    (tests change providers freely)."""
+    global _snapshot, _stale
+    with _lock:
+        _snapshot, _stale = None, True

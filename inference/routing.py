@@ -71,3 +71,8 @@ async def _probe(route: Route) -> None:
         if await upstream.probe(base_url=route.base_url, api_key=route.api_key):
             logger.info("Provider %s is back", route.provider_public_id)
             mark_ok(route)
+
+
+def reset_for_tests() -> None:
+    """Forget every provider's health (tests start from all healthy)."""
+    _unhealthy.clear()

@@ -297,8 +297,8 @@ def log_pending() -> int:
     return count
 
 
-def _clear_flusher_state() -> None:
-    """Forget the queue and the flusher (tests)."""
+def reset_for_tests() -> None:
+    """Forget the queue and the flusher (tests start from neither)."""
     global _flusher, _flusher_loop, _wakeup, _dropped
     _cancel(_flusher, _flusher_loop)
     with _write_lock:

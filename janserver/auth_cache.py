@@ -173,3 +173,8 @@ async def _listen() -> None:
         raise
     except Exception:
         logger.exception("Auth cache listener stopped; relying on the TTL")
+
+
+def reset_for_tests() -> None:
+    """Forget every cached credential and conversation (tests start from none)."""
+    cache().clear()

@@ -19,10 +19,10 @@ STORAGES = {
 AUTH_THROTTLE_RATE = "10000/min"  # throttle tests set their own rate
 
 # A live gateway in a test thread shares the test database: on SQLite that needs a file
-# (an in-memory shared-cache database locks whole tables between connections). One file
-# per test process, so that two test runs in one checkout never share a database.
+# (an in-memory shared-cache database locks whole tables between connections). Its name
+# stays the same from run to run, so that --reuse-db reuses it (pytest-django adds each
+# pytest-xdist process's name to it).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {
-        "NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")
-    }
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 MODEL_PROVIDER_SECRET = "test-model-provider-secret-" + "m" * 32
+

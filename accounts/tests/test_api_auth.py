@@ -30,13 +30,6 @@ UNAUTHENTICATED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
-
-
 def guest_login(client):
     response = client.post("/v1/auth/guest-login")
     assert response.status_code == 200
@@ -278,7 +271,7 @@ def test_a_deactivated_user_loses_access_once_the_cache_entry_goes(client):
     access, cookie = response.json()["access_token"], response.cookies[COOKIE].value
     assert me(client, access).status_code == 200
     User.objects.update(is_active=False)  # no invalidation: only the TTL ends it
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()
     assert_unauthenticated(me(client, access))
     assert_unauthenticated(refresh(client, cookie))
 

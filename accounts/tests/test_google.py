@@ -86,7 +86,7 @@ def google_settings(settings):
         }
     }
     cache.clear()
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()
     return settings
 
 

@@ -8,7 +8,6 @@ from django.test import Client
 
 from accounts.tests.factories import UserFactory
 from accounts.tokens import tokens_issue
-from janserver import auth_cache
 from orgs.services import api_key_create
 from orgs.tests.factories import ProjectFactory, ProjectMemberFactory
 
@@ -52,13 +51,6 @@ def key_api_for(project, user=None) -> Api:
 
 def user_api_for(user, **headers: str) -> Api:
     return Api(tokens_issue(user=user).access, **headers)
-
-
-@pytest.fixture(autouse=True)
-def _clear_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 @pytest.fixture

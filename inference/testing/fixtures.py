@@ -14,10 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from inference import catalog, routing, usage
+from inference import catalog, usage
 from inference.models import Provider, ProviderModel
 from inference.testing.fake_vllm import FakeVLLM, run_in_thread
-from janserver import auth_cache
 from orgs.services import api_key_create
 from orgs.tests.factories import ProjectFactory, ProjectMemberFactory
 
@@ -32,21 +31,15 @@ def fake() -> Iterator[FakeVLLM]:
 
 @pytest.fixture
 def clean_state(settings):
-    """Forget cached credentials, the catalog and provider health between tests.
+    """Hold the usage flusher back, and forget it and its queue after the test.
 
-    The usage flusher is held back: tests flush explicitly, so that only one thread
-    writes to the test database at a time.
+    Tests flush explicitly, so that only one thread writes to the test database at a
+    time. (The root conftest resets the other per-process state of every test.)
     """
     settings.USAGE_FLUSH_SECONDS = 3600
     settings.USAGE_FLUSH_BATCH = 1_000_000
-    auth_cache.cache().clear()
-    catalog.mark_stale()
-    routing._unhealthy.clear()
     yield
-    usage._clear_flusher_state()
-    auth_cache.cache().clear()
-    catalog.mark_stale()
-    routing._unhealthy.clear()
+    usage.reset_for_tests()
 
 
 def make_provider(

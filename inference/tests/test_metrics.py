@@ -36,9 +36,9 @@ UNAUTHENTICATED = {
 
 @pytest.fixture(autouse=True)
 def fresh_queue():
-    usage._clear_flusher_state()
+    usage.reset_for_tests()
     yield
-    usage._clear_flusher_state()
+    usage.reset_for_tests()
 
 
 def sample(name: str, **labels: str) -> float:

@@ -24,9 +24,9 @@ PROVIDERS = "/models/providers"
 @pytest.fixture(autouse=True)
 def _clean(settings):
     settings.MODEL_PROVIDER_SECRET = "provider-secret-" + "s" * 48
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()
     yield
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ ROUTES = (route(1), route(2), route(3))
 
 @pytest.fixture(autouse=True)
 def _healthy():
-    routing._unhealthy.clear()
+    routing.reset_for_tests()
     yield
-    routing._unhealthy.clear()
+    routing.reset_for_tests()
 
 
 def test_a_key_always_gets_the_same_first_provider():

@@ -17,9 +17,9 @@ from orgs.tests.factories import ProjectFactory
 
 @pytest.fixture(autouse=True)
 def fresh_queue():
-    usage._clear_flusher_state()
+    usage.reset_for_tests()
     yield
-    usage._clear_flusher_state()
+    usage.reset_for_tests()
 
 
 def entry(index: int = 0, **fields) -> usage.UsageEntry:

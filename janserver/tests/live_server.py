@@ -1,6 +1,8 @@
 """Start janserver as a real ASGI server (a subprocess on 127.0.0.1) for end-to-end tests."""
 
+import fcntl
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -44,6 +46,30 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def migrated_template(shared_dir: Path) -> Path:
+    """Return a migrated SQLite file in `shared_dir`, made by the first caller of a test
+    run (test processes share `shared_dir`; the others wait for it): one `migrate`
+    instead of one per server test."""
+    template = shared_dir / "migrated.sqlite3"
+    with open(shared_dir / "migrated.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            building = shared_dir / "migrating.sqlite3"
+            result = manage(
+                server_env(f"sqlite:///{building}"), "migrate", "--no-input"
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"migrate failed:\n{result.stderr}")
+            building.rename(template)
+    return template
+
+
+def migrated_copy(shared_dir: Path, target: Path) -> Path:
+    """Copy the run's migrated SQLite file (migrated_template) to `target`."""
+    shutil.copy(migrated_template(shared_dir), target)
+    return target
 
 
 @contextmanager

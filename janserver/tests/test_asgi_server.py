@@ -137,9 +137,9 @@ def test_logs_are_json_lines_with_the_request_id_and_no_credentials(tmp_path):
     assert "secret internals" in crash["exc_info"]
 
 
-def test_gunicorn_config_serves_with_uvicorn_workers_and_bootstraps(tmp_path):
+def test_gunicorn_config_serves_with_uvicorn_workers_and_bootstraps(migrated_sqlite):
     """`gunicorn -c gunicorn.conf.py` serves ASGI and makes ORGANIZATION_ADMIN_EMAILS owners."""
-    database = tmp_path / "db.sqlite3"
+    database = migrated_sqlite
     port = free_port()
     env = server_env(
         f"sqlite:///{database}",

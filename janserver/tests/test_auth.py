@@ -31,9 +31,9 @@ MODELS = "/v1/models"
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()
     yield
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()
 
 
 def get(client, path, credential=None, **headers):
@@ -281,7 +281,7 @@ def test_principal_user_matches_the_database_row(project_key, user):
 
 async def test_concurrent_misses_share_one_database_lookup(monkeypatch):
     """When a key's cache entry expires under load, its requests share one query."""
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()
     calls = []
 
     def slow_load(key_hash):
@@ -297,11 +297,11 @@ async def test_concurrent_misses_share_one_database_lookup(monkeypatch):
     assert len(calls) == 1
     assert all(isinstance(result, Unauthenticated) for result in results)
     assert auth._inflight == {}
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()
 
 
 async def test_a_requester_going_away_does_not_cancel_the_shared_lookup(monkeypatch):
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()
     monkeypatch.setattr(auth, "_load_key_principal", lambda key_hash: None)
     request = mock.Mock(headers={"Authorization": "Bearer sk-project_" + "b" * 48})
     first = asyncio.ensure_future(auth.aauthenticate(request))
@@ -309,4 +309,4 @@ async def test_a_requester_going_away_does_not_cancel_the_shared_lookup(monkeypa
     first.cancel()
     with pytest.raises(Unauthenticated):
         await auth.aauthenticate(request)
-    auth_cache.cache().clear()
+    auth_cache.reset_for_tests()

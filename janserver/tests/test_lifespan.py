@@ -2,14 +2,13 @@
 
 import asyncio
 import logging
-import shutil
 import sqlite3
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from inference import upstream, usage
 from inference.models import UsageRecord
@@ -17,7 +16,6 @@ from janserver import auth
 from janserver.lifespan import LifespanApp
 from janserver.tests.live_server import (
     free_port,
-    manage,
     running_server,
     server_env,
     uvicorn_command,
@@ -26,9 +24,9 @@ from janserver.tests.live_server import (
 
 @pytest.fixture(autouse=True)
 def fresh_queue():
-    usage._clear_flusher_state()
+    usage.reset_for_tests()
     yield
-    usage._clear_flusher_state()
+    usage.reset_for_tests()
 
 
 def entry(index: int) -> usage.UsageEntry:
@@ -134,24 +132,6 @@ async def test_records_the_database_refuses_at_shutdown_go_to_the_log(
 # Real servers: SIGTERM, then the rows must be in the database file.
 
 
-@pytest.fixture(scope="module")
-def migrated_database(tmp_path_factory, django_db_setup, django_db_blocker):
-    """A migrated SQLite file for the servers, copied by each test.
-
-    A copy of the (SQLite) test database, migrated already, saves a `migrate` run.
-    """
-    path = tmp_path_factory.mktemp("usage-db") / "template.sqlite3"
-    with django_db_blocker.unblock():
-        if connection.vendor == "sqlite":
-            connection.ensure_connection()
-            with sqlite3.connect(path) as target:
-                connection.connection.backup(target)
-            return path
-    result = manage(server_env(f"sqlite:///{path}"), "migrate", "--no-input")
-    assert result.returncode == 0, result.stderr
-    return path
-
-
 def usage_server_env(database, **extra: str) -> dict[str, str]:
     env = server_env(f"sqlite:///{database}", **extra)
     env["DJANGO_SETTINGS_MODULE"] = "inference.tests.settings_usage_server"
@@ -179,11 +159,10 @@ def send_traffic(base_url: str) -> int:
 
 @pytest.mark.server
 def test_sigterm_to_uvicorn_writes_usage_recorded_just_before(
-    tmp_path, migrated_database
+    tmp_path, migrated_sqlite
 ):
     """The periodic flush is out of reach; every record arrives through the shutdown flush."""
-    database = tmp_path / "db.sqlite3"
-    shutil.copy(migrated_database, database)
+    database = migrated_sqlite
     log_path = tmp_path / "server.log"
     port = free_port()
     command = uvicorn_command(port)
@@ -200,11 +179,10 @@ def test_sigterm_to_uvicorn_writes_usage_recorded_just_before(
 
 @pytest.mark.server
 def test_sigterm_to_gunicorn_writes_usage_and_serves_multiprocess_metrics(
-    tmp_path, migrated_database
+    tmp_path, migrated_sqlite
 ):
     """gunicorn -c gunicorn.conf.py: the worker flushes on SIGTERM; /metrics sums files."""
-    database = tmp_path / "db.sqlite3"
-    shutil.copy(migrated_database, database)
+    database = migrated_sqlite
     temp = tmp_path / "tmp"
     temp.mkdir()
     port = free_port()

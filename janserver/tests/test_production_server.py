@@ -111,10 +111,12 @@ def stream_chat(client: openai.OpenAI, **options) -> list:
     )
 
 
-def test_gunicorn_streams_a_chat_completion_and_stops_on_sigterm(tmp_path):
+def test_gunicorn_streams_a_chat_completion_and_stops_on_sigterm(
+    tmp_path, migrated_sqlite
+):
     """The production server relays a stream token by token, usage last when asked."""
     fake_port, port = free_port(), free_port()
-    env = production_env(tmp_path / "db.sqlite3", port)
+    env = production_env(migrated_sqlite, port)
     fake = [sys.executable, "-m", "inference.testing.fake_vllm"]
     fake += ["--port", str(fake_port), "--models", MODEL]
     fake_url = f"http://127.0.0.1:{fake_port}"

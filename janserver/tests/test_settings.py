@@ -15,6 +15,9 @@ STRONG = {
 }
 
 
+pytestmark = pytest.mark.server  # each test loads Django in a process of its own
+
+
 def load_settings(code: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     """Import janserver.settings in a fresh interpreter with exactly this environment."""
     clean = {

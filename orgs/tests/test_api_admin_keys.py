@@ -3,7 +3,6 @@
 import pytest
 from django.utils import timezone
 
-from janserver import auth_cache
 from orgs.models import ApiKey
 from orgs.services import api_key_create, api_key_hash
 from orgs.tests.factories import (
@@ -13,13 +12,6 @@ from orgs.tests.factories import (
 from orgs.tests.test_api_base import Api, member, not_found, user_api
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from django.test import Client
 
 from accounts.tests.factories import UserFactory
 from accounts.tokens import tokens_issue
-from janserver import auth_cache
 from orgs.models import Organization, Project
 from orgs.services import api_key_create
 from orgs.tests.factories import (
@@ -87,13 +86,6 @@ FORBIDDEN_READER = error(
     "insufficient_permissions",
     "Only organization owners may change this; your role is 'reader'.",
 )
-
-
-@pytest.fixture(autouse=True)
-def _clear_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 # A request per admin route; {p} is a project id, {k} a key id, {u} a user id.

@@ -8,7 +8,6 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from janserver import auth_cache
 from orgs.models import Invite
 from orgs.services import invite_create
 from orgs.tests.factories import OrganizationMemberFactory, ProjectFactory
@@ -17,13 +16,6 @@ from orgs.tests.test_api_base import error, member, not_found, user_api
 pytestmark = pytest.mark.django_db
 
 REDIRECT = "https://jan.example.com/invite"
-
-
-@pytest.fixture(autouse=True)
-def _clear_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 import pytest
 
 from accounts.tests.factories import UserFactory
-from janserver import auth_cache
 from orgs.models import Invite, OrganizationMember, ProjectMember
 from orgs.services import api_key_create
 from orgs.tests.factories import ProjectFactory
@@ -11,13 +10,6 @@ from orgs.tests.test_api_base import Api, error, member, user_api
 from orgs.tests.test_api_invites import REDIRECT, expire, invite_body, sent_code
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 @pytest.fixture

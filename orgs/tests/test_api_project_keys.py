@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from janserver import auth_cache
 from orgs.models import ApiKey
 from orgs.services import api_key_create, api_key_verify
 from orgs.tests.factories import ProjectFactory, ProjectMemberFactory
@@ -13,13 +12,6 @@ from orgs.tests.test_api_admin_keys import ts
 from orgs.tests.test_api_base import error, member, not_found, user_api
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import pytest
 
-from janserver import auth_cache
 from orgs.models import ApiKey, ProjectMember
 from orgs.services import api_key_create
 from orgs.tests.factories import (
@@ -14,13 +13,6 @@ from orgs.tests.test_api_base import admin_key_api, error, member, not_found, us
 from orgs.tests.test_api_users import project_user_body
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 @pytest.fixture

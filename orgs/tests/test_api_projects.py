@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from janserver import auth_cache
 from orgs.models import Project, ProjectMember
 from orgs.services import api_key_create
 from orgs.tests.factories import ProjectFactory
@@ -19,13 +18,6 @@ from orgs.tests.test_api_base import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 @pytest.fixture

@@ -478,10 +478,10 @@ def _manage(database: Path, line: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_manage_py_creates_and_lists_a_key_on_a_fresh_database(tmp_path):
-    """Migrate, create a key (stdout is the bare secret), list it without the secret, fail cleanly."""
-    database = tmp_path / "db.sqlite3"
-    assert _manage(database, "migrate -v 0").returncode == 0
+@pytest.mark.server
+def test_manage_py_creates_and_lists_a_key_on_a_fresh_database(migrated_sqlite):
+    """Create a key (stdout is the bare secret), list it without the secret, fail cleanly."""
+    database = migrated_sqlite
     created = _manage(
         database, "createapikey --kind project --org default --owner a@example.com"
     )

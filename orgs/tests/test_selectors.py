@@ -4,7 +4,6 @@ import pytest
 from django.test import RequestFactory
 
 from accounts.tokens import tokens_issue
-from janserver import auth_cache
 from janserver.auth import authenticate
 from janserver.errors import Forbidden, NotFound
 from janserver.principal import Principal
@@ -26,13 +25,6 @@ from orgs.tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_auth_cache():
-    auth_cache.cache().clear()
-    yield
-    auth_cache.cache().clear()
 
 
 def principal(credential: str) -> Principal:
