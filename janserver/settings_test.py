@@ -25,4 +25,3 @@ AUTH_THROTTLE_RATE = "10000/min"  # throttle tests set their own rate
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 MODEL_PROVIDER_SECRET = "test-model-provider-secret-" + "m" * 32
-

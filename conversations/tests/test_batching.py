@@ -37,22 +37,26 @@ async def test_work_queued_together_runs_in_one_hop_with_an_outcome_each(monkeyp
 async def test_callers_resume_when_the_batch_is_done_not_when_the_hop_returns(
     monkeypatch,
 ):
-    returned = asyncio.Event()
+    """The hop's way back (asgiref's, in a busy loop) is held until the caller has
+    its result: callers that waited for it would never resume (the 10 s are a
+    safety net, not a measure)."""
+    returned, way_back = asyncio.Event(), asyncio.Event()
     real_run = db.run_concurrently
 
     async def slow_way_back(function, *args, **kwargs):
         result = await real_run(function, *args, **kwargs)
-        await asyncio.sleep(0.5)  # asgiref's way back, in a busy loop
+        await way_back.wait()
         returned.set()
         return result
 
     monkeypatch.setattr(db, "run_concurrently", slow_way_back)
     result = await asyncio.wait_for(
-        batching.batched(doubled, 5, lane=batching.READ), 0.4
+        batching.batched(doubled, 5, lane=batching.READ), 10
     )
     assert result == 10
     assert not returned.is_set()
-    await asyncio.wait_for(returned.wait(), 2)
+    way_back.set()
+    await asyncio.wait_for(returned.wait(), 10)
 
 
 async def test_a_hop_that_fails_before_running_fails_each_caller(monkeypatch):
