@@ -245,6 +245,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The plain (async) Django views declare their own operations.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "janserver.api.openapi.add_documented_views",
+    ],
+    "OAS_VERSION": "3.1.0",
 }
 
 # Email (invites): SMTP when SMTP_HOST is set, otherwise printed to stdout.

@@ -7,10 +7,26 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 import janserver
+from janserver.api.openapi import documented, json_body, ref
 
 _migrations_applied = False
 
 
+@documented(
+    {
+        "get": {
+            "operationId": "healthcheck",
+            "tags": ["server"],
+            "x-authenticated": False,
+            "responses": {
+                "200": {
+                    "description": "The process answers.",
+                    "content": {"text/plain": {"schema": {"const": "ok"}}},
+                }
+            },
+        }
+    }
+)
 @require_GET
 def healthcheck(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers; no dependency is checked."""
@@ -34,6 +50,44 @@ def _database_ready() -> str | None:
     return None
 
 
+@documented(
+    {
+        "get": {
+            "operationId": "readiness",
+            "tags": ["server"],
+            "x-authenticated": False,
+            "responses": {
+                "200": json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "status": {"const": "ready"},
+                            "checks": {"type": "object"},
+                        },
+                    },
+                    "The database answers and every migration is applied.",
+                ),
+                "503": json_body(
+                    {
+                        "allOf": [
+                            ref("Error"),
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "status": {"const": "not_ready"},
+                                    "failed_check": {
+                                        "enum": ["database", "migrations"]
+                                    },
+                                },
+                            },
+                        ]
+                    },
+                    "Not ready (`Retry-After`).",
+                ),
+            },
+        }
+    }
+)
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: 200 only when the database answers and every migration is applied."""
@@ -61,6 +115,30 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return response
 
 
+@documented(
+    {
+        "get": {
+            "operationId": "version",
+            "tags": ["server"],
+            "x-authenticated": False,
+            "responses": {
+                "200": json_body(
+                    {
+                        "type": "object",
+                        "required": ["version", "env_reloaded_at"],
+                        "properties": {
+                            "version": {"type": "string"},
+                            "env_reloaded_at": {
+                                "type": "string",
+                                "format": "date-time",
+                            },
+                        },
+                    }
+                )
+            },
+        }
+    }
+)
 @require_GET
 async def version(request: HttpRequest) -> JsonResponse:
     """Server version and when its environment was loaded (Jan's shape)."""

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from conversations.api import openapi
 from conversations.api.serializers import NewestFirstListQuerySerializer
 from conversations.models import Response
 from conversations.responses import buffer, create, resume, selectors, services
@@ -18,6 +19,7 @@ from conversations.selectors import PROJECT_HEADER, Caller, caller_get
 from inference import pipeline
 from inference.pipeline import Call
 from janserver import db
+from janserver.api.openapi import documented
 from janserver.api.pagination import list_body
 from janserver.api.shapes import deleted_body
 from janserver.errors import InvalidRequest
@@ -50,6 +52,7 @@ async def _response(request: HttpRequest, endpoint: str, response_id: str) -> Re
     return await db.run(_response_current, caller, response_id)
 
 
+@documented(openapi.RESPONSES)
 @csrf_exempt
 @require_POST
 async def responses_create(request: HttpRequest) -> HttpResponse | PumpedResponse:
@@ -120,6 +123,7 @@ async def _stream_stored(row: Response, request: HttpRequest) -> PumpedResponse:
     return event_stream(_replay(row.public_id, after))
 
 
+@documented(openapi.RESPONSE_DETAIL)
 @csrf_exempt
 @require_http_methods(["GET", "DELETE"])
 async def response_detail(
@@ -137,6 +141,7 @@ async def response_detail(
     return _object(row)
 
 
+@documented(openapi.RESPONSE_CANCEL)
 @csrf_exempt
 @require_POST
 async def response_cancel(request: HttpRequest, response_id: str) -> HttpResponse:
@@ -149,6 +154,7 @@ async def response_cancel(request: HttpRequest, response_id: str) -> HttpRespons
     return _object(row)
 
 
+@documented(openapi.RESPONSE_INPUT_ITEMS)
 @require_GET
 async def response_input_items(request: HttpRequest, response_id: str) -> HttpResponse:
     row = await _response(request, "responses.input_items", response_id)

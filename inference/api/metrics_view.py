@@ -8,9 +8,28 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from inference import metrics, usage
+from janserver.api.openapi import documented, errors
 from janserver.errors import Unauthenticated, error_response, route_not_found
 
 
+@documented(
+    {
+        "get": {
+            "operationId": "metrics",
+            "summary": "The Prometheus scrape: for the METRICS_TOKEN bearer, or "
+            "without one from loopback only (anyone else: 404).",
+            "tags": ["server"],
+            "x-authenticated": False,
+            "responses": {
+                "200": {
+                    "description": "Prometheus' text format (or OpenMetrics).",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                **errors(401, 404),
+            },
+        }
+    }
+)
 async def scrape_metrics(request: HttpRequest) -> HttpResponse:
     if not _visible(request):
         return error_response(route_not_found(request))

@@ -5,7 +5,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from inference import catalog, gateway, pipeline
+from inference.api import openapi
 from inference.payloads import CHAT, COMPLETIONS, Endpoint
+from janserver.api.openapi import documented
 from janserver.http.answers import answer_response
 from janserver.http.pumped import PumpedResponse
 
@@ -14,6 +16,7 @@ def _provider_data(request: HttpRequest) -> bool:
     return request.headers.get("X-Provider-Data", "").lower() == "true"
 
 
+@documented(openapi.MODELS_LIST)
 @require_GET
 async def models_list(request: HttpRequest) -> JsonResponse:
     call = await pipeline.enter(request, "models")
@@ -24,6 +27,7 @@ async def models_list(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"object": "list", "data": data})
 
 
+@documented(openapi.MODEL_DETAIL)
 @require_GET
 async def model_detail(request: HttpRequest, model_id: str) -> JsonResponse:
     call = await pipeline.enter(request, "models")
@@ -38,12 +42,14 @@ async def _complete(
     return answer_response(await gateway.complete(call, endpoint))
 
 
+@documented(openapi.CHAT_COMPLETIONS)
 @csrf_exempt
 @require_POST
 async def chat_completions(request: HttpRequest) -> HttpResponse | PumpedResponse:
     return await _complete(request, CHAT)
 
 
+@documented(openapi.COMPLETIONS)
 @csrf_exempt
 @require_POST
 async def completions(request: HttpRequest) -> HttpResponse | PumpedResponse:
