@@ -13,7 +13,7 @@ import math
 import random
 import time
 
-from inference import upstream
+from inference import provider_client
 from inference.catalog import Route
 
 logger = logging.getLogger("janserver.routing")
@@ -68,7 +68,7 @@ def mark_ok(route: Route) -> None:
 async def _probe(route: Route) -> None:
     while route.provider_id in _unhealthy:
         await asyncio.sleep(PROBE_INTERVAL_SECONDS)
-        if await upstream.probe(base_url=route.base_url, api_key=route.api_key):
+        if await provider_client.aprobe(base_url=route.base_url, api_key=route.api_key):
             logger.info("Provider %s is back", route.provider_public_id)
             mark_ok(route)
 

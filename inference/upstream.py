@@ -1,16 +1,16 @@
-"""The only module that talks HTTP to upstream model servers (aiohttp).
+"""The relay's HTTP client: the only module sending inference requests upstream (aiohttp).
 
 One pooled client session per event loop (that is, per worker process), sized for
-thousands of concurrent streams. aiohttp is used directly rather than through httpx's
-API: on the relay's hot path httpx's request model (URL parsing, cookies, auth and
-redirect hooks) cost more CPU than the whole rest of a request (see bench/).
+thousands of concurrent streams. aiohttp is used rather than httpx, which serves the
+control plane (inference/provider_client.py): on the relay's hot path httpx's request
+model (URL parsing, cookies, auth and redirect hooks) cost more CPU than the whole rest
+of a request (docs/decisions/0004-aiohttp-on-the-relay.md).
 
 Failures become janserver.errors (UpstreamError, UpstreamTimeout, ServiceUnavailable)
 whose messages never carry the upstream's own words or address.
 """
 
 import asyncio
-import json
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -36,7 +36,6 @@ MAX_ERROR_BODY = 64 * 1024
 
 # One session per event loop; a dead loop's entry goes with it.
 _sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = weakref.WeakKeyDictionary()
-MAX_MODELS_BODY = 8 * 1024 * 1024
 
 
 def _timeout(*, sock_read: bool = True) -> aiohttp.ClientTimeout:
@@ -97,59 +96,6 @@ def _transport_error(exc: BaseException) -> APIError:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ServiceUnavailable("The model server is unreachable.")
     return UpstreamError("The model server closed the connection.")
-
-
-async def fetch_models(
-    *, base_url: str, api_key: str | None = None
-) -> list[dict[str, Any]]:
-    """Return the upstream's `GET /models` list of model objects.
-
-    Raises UpstreamError, UpstreamTimeout or ServiceUnavailable (connection refused).
-    """
-    try:
-        async with asyncio.timeout(settings.UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS):
-            async with session().get(
-                _url(base_url, "models"), headers=_headers(api_key), timeout=_timeout()
-            ) as response:
-                status = response.status
-                raw = await _read_bounded(response.content, MAX_MODELS_BODY)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _transport_error(exc) from None
-    if raw is None:
-        raise UpstreamError("The model server's model list is too large.")
-    if status != 200:
-        raise UpstreamError(f"The model server answered {status}.")
-    try:
-        data = json.loads(raw)["data"]
-    except (ValueError, KeyError, TypeError):
-        raise UpstreamError() from None
-    if not isinstance(data, list):
-        raise UpstreamError()
-    return [
-        item
-        for item in data
-        if isinstance(item, dict) and isinstance(item.get("id"), str)
-    ]
-
-
-async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes | None:
-    """Read a whole body of at most `limit` bytes; None when it is larger."""
-    parts, size = [], 0
-    while chunk := await content.readany():
-        size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-async def probe(*, base_url: str, api_key: str | None = None) -> bool:
-    """Return whether the upstream answers `GET /models` with a model list."""
-    try:
-        await fetch_models(base_url=base_url, api_key=api_key)
-    except (UpstreamError, UpstreamTimeout, ServiceUnavailable):
-        return False
-    return True
 
 
 class OpenStream:

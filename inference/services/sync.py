@@ -4,17 +4,16 @@ Upstream calls never run inside a transaction of these services: only the writes
 follow them do, so a slow model server holds no database locks.
 """
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from inference import catalog, upstream
+from inference import catalog, provider_client
 from inference.crypto import ProviderKeyUnreadable
 from inference.models import Provider, ProviderModel, ProviderVendor
 from inference.selectors import provider_api_key
@@ -33,41 +32,17 @@ from orgs.models import Organization, Project
 
 logger = logging.getLogger("janserver.providers")
 
-T = TypeVar("T")
 UPSTREAM_ERRORS = (UpstreamError, UpstreamTimeout, ServiceUnavailable)
 JAN_PROVIDER_NAME = "Jan"
 MODEL_ID_MAX_LENGTH = 200
 MAX_MODELS = 1000
 CONTEXT_LENGTH_MAX = 2**31 - 1
-# A model list or a probe is small: a server that takes longer is as good as down.
-UPSTREAM_CALL_SECONDS = 15.0
 
 
 class ModelsSync(NamedTuple):
     created: int
     updated: int
     deactivated: int
-
-
-def _upstream_call(call: Callable[[], Awaitable[T]], *, limited: bool = True) -> T:
-    """Run upstream I/O from sync code on a private event loop, closing its client after.
-
-    A private loop, because under ASGI async_to_sync would otherwise run the call on the
-    server's loop, whose shared client must not be closed. Unless `limited` is off,
-    the call may take at most UPSTREAM_CALL_SECONDS (UpstreamTimeout): a request
-    thread is waiting for it.
-    """
-
-    async def run() -> T:
-        try:
-            async with asyncio.timeout(UPSTREAM_CALL_SECONDS if limited else None):
-                return await call()
-        except TimeoutError:
-            raise UpstreamTimeout() from None
-        finally:
-            await upstream.aclose()
-
-    return async_to_sync(run, force_new_loop=True)()
 
 
 def _context_length(item: dict[str, Any]) -> int | None:
@@ -143,9 +118,7 @@ def provider_models_sync(*, provider: Provider) -> ModelsSync:
     Raises UpstreamError, UpstreamTimeout or ServiceUnavailable, changing nothing.
     """
     api_key = provider_api_key(provider)
-    items = _upstream_call(
-        lambda: upstream.fetch_models(base_url=provider.base_url, api_key=api_key)
-    )
+    items = provider_client.models_fetch(base_url=provider.base_url, api_key=api_key)
     result = _models_save(provider=provider, listed=_listed_models(items))
     # The caller's instance may hold its models prefetched from before the sync.
     getattr(provider, "_prefetched_objects_cache", {}).pop("models", None)
@@ -243,24 +216,17 @@ def providers_check(
     )
     targets = [_probe_target(provider) for provider in checked]
 
-    async def probe(target: tuple[str, str | None] | None) -> bool:
+    def probe(target: tuple[str, str | None] | None) -> bool:
         if target is None:
             return False
-        try:
-            async with asyncio.timeout(UPSTREAM_CALL_SECONDS):
-                return await upstream.probe(base_url=target[0], api_key=target[1])
-        except TimeoutError:
-            return False
-
-    async def probe_all() -> list[bool]:
-        return list(await asyncio.gather(*(probe(target) for target in targets)))
+        return provider_client.probe(base_url=target[0], api_key=target[1])
 
     # Each probe has its own time limit, and they run side by side.
-    results = _upstream_call(probe_all, limited=False)
+    with ThreadPoolExecutor(max_workers=min(len(targets), 16) or 1) as pool:
+        results = list(pool.map(probe, targets))
     return list(zip(checked, results, strict=True))
 
 
-@transaction.atomic
 def _jan_provider_ensure(*, base_url: str) -> Provider:
     if not base_url:
         raise InvalidRequest(

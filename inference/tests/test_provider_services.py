@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from inference import catalog, upstream
+from inference import catalog, provider_client
 from inference.models import Provider, ProviderModel, UsageRecord
 from inference.selectors import provider_api_key
 from inference.services import (
@@ -18,7 +18,6 @@ from inference.services import (
     provider_register,
     provider_update,
     providers_check,
-    sync,
 )
 from inference.testing.fake_vllm import refusing_url, run_in_thread
 from janserver.errors import (
@@ -81,11 +80,11 @@ def listed(monkeypatch):
     calls = []
 
     def serve(items):
-        async def fetch_models(*, base_url, api_key=None):
+        def models_fetch(*, base_url, api_key=None):
             calls.append({"base_url": base_url, "api_key": api_key})
             return items
 
-        monkeypatch.setattr(upstream, "fetch_models", fetch_models)
+        monkeypatch.setattr(provider_client, "models_fetch", models_fetch)
         return calls
 
     return serve
@@ -418,8 +417,8 @@ def test_reconfigure_resyncs_only_when_the_connection_changes(upstream_ab, down_
 
 
 def test_an_upstream_that_does_not_answer_times_out(monkeypatch, hanging_url):
-    """A model list or probe gets UPSTREAM_CALL_SECONDS; a request thread waits."""
-    monkeypatch.setattr(sync, "UPSTREAM_CALL_SECONDS", 0.2)
+    """A model list or probe gets CALL_SECONDS; a request thread waits."""
+    monkeypatch.setattr(provider_client, "CALL_SECONDS", 0.2)
     provider = provider_create(name="P", base_url=hanging_url)
     with pytest.raises(UpstreamTimeout):
         provider_models_sync(provider=provider)
