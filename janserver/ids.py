@@ -4,6 +4,8 @@ import os
 import string
 import threading
 
+from django.conf import settings
+
 ALPHABET = string.digits + string.ascii_lowercase
 
 # 36 symbols: 24 characters carry ~124 bits, 42 characters ~217 bits.
@@ -30,9 +32,15 @@ def random_string(length: int) -> str:
 # A forked child (a gunicorn worker) starts with an empty pool of its own.
 _POOL_BYTES = 4096
 _local = threading.local()
+_pooled: bool | None = None  # docs/decisions/0005; known once settings are
 
 
 def _random_bytes(count: int) -> bytes:
+    global _pooled
+    if _pooled is None:
+        _pooled = "id_pool" not in getattr(settings, "BYPASSES_OFF", ())
+    if not _pooled:
+        return os.urandom(count)
     pool: bytes = getattr(_local, "pool", b"")
     start: int = getattr(_local, "start", 0)
     if start + count > len(pool):

@@ -21,6 +21,25 @@ SETTINGS_LOADED_AT = datetime.now(tz=UTC)
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
+# janserver's bypasses of Django's defaults, each with a decision record in docs/decisions/
+# and switched off by naming it here (to measure it, or to rule it out when debugging).
+BYPASSES = frozenset(
+    {
+        "handler",
+        "fast_middleware",
+        "pumped_response",
+        "gc_freeze",
+        "id_pool",
+        "db_helpers",
+    }
+)
+BYPASSES_OFF = frozenset(env_list("JANSERVER_BYPASSES_OFF"))
+if BYPASSES_OFF - BYPASSES:
+    raise ImproperlyConfigured(
+        f"JANSERVER_BYPASSES_OFF names unknown bypasses: "
+        f"{', '.join(sorted(BYPASSES_OFF - BYPASSES))} (known: {', '.join(sorted(BYPASSES))})"
+    )
+
 # Secrets: required in production; DEBUG alone allows fixed, clearly insecure dev values.
 MIN_SECRET_LENGTH = 32
 
@@ -91,6 +110,20 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "janserver.http.fast_middleware.XFrameOptionsMiddleware",
 ]
+if "fast_middleware" in BYPASSES_OFF:  # Django's (and django-cors-headers') own
+    MIDDLEWARE = [
+        "janserver.http.middleware.RequestContextMiddleware",
+        "janserver.http.middleware.ErrorContractMiddleware",
+        "django.middleware.security.SecurityMiddleware",
+        "corsheaders.middleware.CorsMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "allauth.account.middleware.AccountMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    ]
 
 # Django's checks look for its own middleware paths; janserver.checks verifies the
 # subclasses in janserver.http.fast_middleware instead.

@@ -5,6 +5,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
+from django.conf import settings
 from django.db import connections, models, router
 from django.db.models import Field, Model
 
@@ -27,6 +28,10 @@ def row_get(
     database converters as the ORM would.
     """
     connection = connections[router.db_for_read(model)]
+    if "db_helpers" in settings.BYPASSES_OFF:  # docs/decisions/0007: Django's way
+        nulls = {f"{name}__isnull": True for name in null}
+        found = model._base_manager.using(connection.alias).select_related(related)
+        return found.filter(**equal, **nulls).order_by("pk").first()
     lookup = _row_lookup(model, related, tuple(equal), tuple(null), connection.alias)
     params = [
         field.get_db_prep_value(equal[field.attname], connection)

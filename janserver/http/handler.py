@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction
+from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import Resolver404, ResolverMatch, get_resolver, set_script_prefix
@@ -36,6 +37,8 @@ class JanserverASGIHandler(ASGIHandler):
         super().__init__()
         # path -> the ResolverMatch of an async view, or None for any other path.
         self._async_paths: OrderedDict[str, ResolverMatch | None] = OrderedDict()
+        # docs/decisions/0003: a PumpedResponse's pump writes to `send` directly.
+        self._pumped = "pumped_response" not in settings.BYPASSES_OFF
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self._is_async_view(scope["path"]):
@@ -70,7 +73,7 @@ class JanserverASGIHandler(ASGIHandler):
 
     async def send_response(self, response: Any, send: Any) -> None:
         """Send a PumpedResponse without Django's per-part generator layers."""
-        if isinstance(response, PumpedResponse):
+        if self._pumped and isinstance(response, PumpedResponse):
             await send_pumped(response, send)
         else:
             await super().send_response(response, send)
