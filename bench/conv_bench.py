@@ -1,7 +1,7 @@
 """Conversation-aware streaming with `store: true` vs plain chat completions, in one run.
 
     .venv/bin/python -m bench.conv_bench [--seconds 2] [--rounds 15] [--concurrency 64]
-                                         [--tokens 64] [--fresh]
+                                         [--tokens 64] [--fresh] [--bypass-off NAME]
 
 The gateway is one uvicorn worker pinned to core 1; the fake upstream and this load
 generator share core 0 (as in bench.inference_bench). Each round streams
@@ -13,10 +13,15 @@ reported (target >= 80 %) with the ratio of all rounds together, and the load
 generator's CPU share (a saturated generator makes a round meaningless). The
 database is a fresh PostgreSQL database on the server of DATABASE_URL when it is
 set (dropped at the end), a temporary SQLite file otherwise.
+
+`--bypass-off NAME` compares stored turns instead: conversation-aware streams on this
+gateway and on a second one (its own database) with that bypass of Django's defaults
+switched off (JANSERVER_BYPASSES_OFF, docs/decisions/), in the same alternating slices.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -25,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -38,6 +44,7 @@ def database(tmp: Path) -> Iterator[str]:
     """Yield a DATABASE_URL: a new PostgreSQL database, or a SQLite file in `tmp`."""
     server = os.environ.get("DATABASE_URL", "")
     if not server.startswith(("postgres://", "postgresql://")):
+        tmp.mkdir(parents=True, exist_ok=True)
         yield f"sqlite:///{tmp / 'bench.sqlite3'}"
         return
     import psycopg
@@ -153,59 +160,67 @@ def report(name: str, run: Run, gateway_cpu: float) -> None:
           f"generator CPU {run.cpu_share:4.0%}")  # fmt: skip
 
 
-async def measure(
-    base_url: str, headers: dict, args: argparse.Namespace, pid: int
-) -> None:
-    plain_url = f"{base_url}/v1/chat/completions"
-    conv_url = f"{base_url}/v1/conv/chat/completions"
-    conversations: list[str | None] = [None] * args.concurrency  # one per client
-    await load(plain_url, headers, args, conv=False, seconds=1)  # warm up
-    await load(
-        conv_url, headers, args, conv=True, seconds=1, conversations=conversations
-    )
-    ratios, stored, totals = [], 0, {False: [0, 0.0, 0.0], True: [0, 0.0, 0.0]}
-    by_thread: dict[bool, dict[str, float]] = {False: {}, True: {}}
+@dataclass
+class Side:
+    """One of the two things a round compares: a route of a gateway."""
+
+    label: str
+    url: str
+    conv: bool
+    pid: int
+    headers: dict
+    conversations: list[str | None]  # one per client, kept across rounds
+    requests: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    by_thread: dict[str, float] = field(default_factory=dict)
+
+
+async def measure(sides: tuple[Side, Side], args: argparse.Namespace) -> None:
+    for side in sides:  # warm up
+        await load(side.url, side.headers, args, conv=side.conv, seconds=1,
+                   conversations=side.conversations)  # fmt: skip
+    ratios, stored = [], 0
     for number in range(1, args.rounds + 1):
         # The machine's speed drifts over seconds: short slices, back to back, the
         # order swapped every round, pair the two sides under the same conditions.
         runs, used = {}, {}
-        for conv in (False, True) if number % 2 else (True, False):
-            url = conv_url if conv else plain_url
-            before, threads_before = process_cpu(pid), threads_cpu(pid)
-            runs[conv] = await load(
-                url, headers, args, conv=conv, seconds=args.seconds,
-                conversations=conversations,
+        for side in sides if number % 2 else sides[::-1]:
+            before, threads_before = process_cpu(side.pid), threads_cpu(side.pid)
+            runs[side.label] = run = await load(
+                side.url, side.headers, args, conv=side.conv, seconds=args.seconds,
+                conversations=side.conversations,
             )  # fmt: skip
-            used[conv] = process_cpu(pid) - before
-            for kind, seconds in threads_cpu(pid).items():
+            used[side.label] = process_cpu(side.pid) - before
+            for kind, seconds in threads_cpu(side.pid).items():
                 spent = seconds - threads_before.get(kind, 0.0)
-                by_thread[conv][kind] = by_thread[conv].get(kind, 0.0) + spent
-            totals[conv][0] += runs[conv].requests
-            totals[conv][1] += runs[conv].seconds
-            totals[conv][2] += used[conv]
+                side.by_thread[kind] = side.by_thread.get(kind, 0.0) + spent
+            side.requests += run.requests
+            side.seconds += run.seconds
+            side.cpu += used[side.label]
+            stored += run.requests if side.conv else 0
         print(f"round {number}")
-        report("plain", runs[False], used[False])
-        report("conv", runs[True], used[True])
-        ratios.append(runs[True].rate / runs[False].rate)
-        stored += runs[True].requests
-    overall = (totals[True][0] / totals[True][1]) / (
-        totals[False][0] / totals[False][1]
-    )
-    print(f"conversation-aware + store / plain streams/s: median {statistics.median(ratios):.1%} "
-          f"(target >= 80%; all rounds together {overall:.1%}; rounds "
+        for side in sides:
+            report(side.label, runs[side.label], used[side.label])
+        ratios.append(runs[sides[1].label].rate / runs[sides[0].label].rate)
+    first, second = sides
+    overall = (second.requests / second.seconds) / (first.requests / first.seconds)
+    print(f"{second.label} / {first.label} streams/s: median {statistics.median(ratios):.1%} "
+          f"(all rounds together {overall:.1%}; rounds "
           f"{', '.join(f'{r:.0%}' for r in ratios)}); {stored} measured turns stored")  # fmt: skip
     # With the worker saturated, throughput follows its CPU per stream: a steadier view.
-    cpu = {conv: totals[conv][2] * 1000 / max(totals[conv][0], 1) for conv in totals}
-    print(f"gateway CPU per stream, all rounds: plain {cpu[False]:.3f} ms, conv {cpu[True]:.3f} ms "
-          f"(plain / conv {cpu[False] / cpu[True]:.1%})")  # fmt: skip
-    for conv, label in ((False, "plain"), (True, "conv")):
-        parts = sorted(by_thread[conv].items(), key=lambda kv: -kv[1])
+    cpu = {side.label: side.cpu * 1000 / max(side.requests, 1) for side in sides}
+    print(f"gateway CPU per stream, all rounds: {first.label} {cpu[first.label]:.3f} ms, "
+          f"{second.label} {cpu[second.label]:.3f} ms "
+          f"({first.label} / {second.label} {cpu[first.label] / cpu[second.label]:.1%})")  # fmt: skip
+    for side in sides:
+        parts = sorted(side.by_thread.items(), key=lambda kv: -kv[1])
         shares = ", ".join(
-            f"{kind} {seconds * 1000 / max(totals[conv][0], 1):.3f}"
+            f"{kind} {seconds * 1000 / max(side.requests, 1):.3f}"
             for kind, seconds in parts
             if seconds > 0
         )
-        print(f"  {label} CPU ms per stream by thread: {shares}")
+        print(f"  {side.label} CPU ms per stream by thread: {shares}")
 
 
 def stored_items(env: dict[str, str]) -> str:
@@ -224,27 +239,53 @@ def main() -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="a new conversation per request"
     )
+    parser.add_argument(
+        "--bypass-off",
+        default=None,
+        help="compare stored turns against a second gateway with this bypass off",
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        database(Path(tmp)) as url,
-        upstream(core=0) as upstream_url,
-        gateway(core=1, database_url=url) as (gateway_url, env, pid),
-    ):
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        upstream_url = stack.enter_context(upstream(core=0))
+        gateways = (
+            [{}]
+            if args.bypass_off is None
+            else [{}, {"JANSERVER_BYPASSES_OFF": args.bypass_off}]
+        )
+        started = []
+        for number, extra in enumerate(gateways):
+            url = stack.enter_context(database(tmp / str(number)))
+            gateway_url, env, pid = stack.enter_context(
+                gateway(core=1, database_url=url, **extra)
+            )
+            register(env, upstream_url)
+            headers = {
+                "Authorization": f"Bearer {project_key(env)}",
+                "Content-Type": "application/json",
+            }
+            started.append((gateway_url, env, pid, headers))
         engine = "PostgreSQL" if url.startswith("postgres") else "SQLite"
         print(f"{engine}, {args.concurrency} streams of {args.tokens} tokens, "
-              f"{args.rounds} rounds of {args.seconds:g} s, gateway pid {pid}")  # fmt: skip
-        register(env, upstream_url)
-        headers = {
-            "Authorization": f"Bearer {project_key(env)}",
-            "Content-Type": "application/json",
-        }
-        asyncio.run(measure(gateway_url, headers, args, pid))
-        conversations, items = stored_items(env).split()
-        print(
-            f"stored: {conversations} conversations, {items} items (warm-up included)"
-        )
+              f"{args.rounds} rounds of {args.seconds:g} s")  # fmt: skip
+
+        def side(label: str, number: int, conv: bool) -> Side:
+            base, _env, pid, headers = started[number]
+            route = "conv/chat/completions" if conv else "chat/completions"
+            return Side(label, f"{base}/v1/{route}", conv, pid, headers,
+                        [None] * args.concurrency)  # fmt: skip
+
+        if args.bypass_off is None:
+            sides = (side("plain", 0, False), side("conv", 0, True))
+        else:
+            sides = (side("conv", 0, True), side(f"conv no-{args.bypass_off}", 1, True))
+        asyncio.run(measure(sides, args))
+        for _url, env, _pid, _headers in started:
+            conversations, items = stored_items(env).split()
+            print(
+                f"stored: {conversations} conversations, {items} items (warm-up included)"
+            )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ def gateway_env(database_url: str, root: Path = ROOT, **extra: str) -> dict[str,
         if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))
     }
     env.update(
-        DJANGO_SETTINGS_MODULE="janserver.settings",
+        DJANGO_SETTINGS_MODULE=extra.pop(
+            "DJANGO_SETTINGS_MODULE", "janserver.settings"
+        ),
         DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
         JWT_SECRET=secrets.token_urlsafe(64),
         APIKEY_SECRET=secrets.token_urlsafe(48),

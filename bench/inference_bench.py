@@ -11,6 +11,8 @@ the load generator's CPU share (a saturated generator makes a round meaningless)
 `--baseline PATH` also starts a gateway serving another checkout (a worktree of an
 older commit: `git worktree add /tmp/base <commit>`), measured in every round right
 after this one, so that both are compared side by side under the same conditions.
+`--bypass-off NAME` (repeatable) does the same with this checkout and one of its
+bypasses of Django's defaults switched off (JANSERVER_BYPASSES_OFF, docs/decisions/).
 """
 
 import argparse
@@ -148,9 +150,10 @@ def line(
           f"errors {direct.errors}/{relayed.errors} | generator CPU {relayed.cpu_share:4.0%} {extra}")  # fmt: skip
 
 
-# What a round measures: (url, headers) of the direct upstream, the gateway, and the
-# baseline gateway when there is one.
+# What a round measures: (url, headers) of the direct upstream, then of each gateway
+# (this one first, then the baseline and the bypass variants, named in TAGS).
 Targets = list[tuple[str, dict]]
+TAGS: list[str] = ["gateway"]
 
 
 async def compare(
@@ -177,12 +180,10 @@ async def measured(
 
 
 def sides(rounds: list[list[Run]]) -> list[tuple[str, list[tuple[Run, Run]]]]:
-    """Each gateway's (direct, gateway) pairs: this one's, then the baseline's."""
-    named = [("gateway", 1), ("baseline", 2)]
+    """Each gateway's (direct, gateway) pairs, in TAGS order."""
     return [
         (tag, [(runs[0], runs[index]) for runs in rounds])
-        for tag, index in named
-        if index < len(rounds[0])
+        for index, tag in enumerate(TAGS, start=1)
     ]
 
 
@@ -257,6 +258,8 @@ def main() -> None:
     parser.add_argument("--memory-minutes", type=float, default=10.0)
     parser.add_argument("--baseline", type=Path, default=None,
                         help="another checkout to measure side by side with this one")  # fmt: skip
+    parser.add_argument("--bypass-off", action="append", default=[],
+                        help="also measure this checkout with this bypass switched off")  # fmt: skip
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     # The generator shares its core with the upstream: the faster loop leaves it more.
@@ -264,10 +267,17 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         upstream_url = stack.enter_context(upstream(core=0))
         targets: Targets = [(f"{upstream_url}/chat/completions", {})]
-        roots = [ROOT] if args.baseline is None else [ROOT, args.baseline.resolve()]
+        variants: list[tuple[str, Path, dict[str, str]]] = [("gateway", ROOT, {})]
+        if args.baseline is not None:
+            variants.append(("baseline", args.baseline.resolve(), {}))
+        for name in args.bypass_off:
+            variants.append((f"no-{name}", ROOT, {"JANSERVER_BYPASSES_OFF": name}))
+        TAGS[:] = [tag for tag, _root, _env in variants]
         pid = 0
-        for root in roots:
-            gateway_url, env, pid_of = stack.enter_context(gateway(core=1, root=root))
+        for _tag, root, extra in variants:
+            gateway_url, env, pid_of = stack.enter_context(
+                gateway(core=1, root=root, **extra)
+            )
             pid = pid or pid_of
             register(env, upstream_url)
             headers = {

@@ -2,9 +2,6 @@
 
 import os
 import string
-import threading
-
-from django.conf import settings
 
 ALPHABET = string.digits + string.ascii_lowercase
 
@@ -23,39 +20,8 @@ def random_string(length: int) -> str:
     """Return `length` characters drawn uniformly from [0-9a-z] with the OS CSPRNG."""
     out = b""
     while len(out) < length:
-        out += _random_bytes(length + 8).translate(_TABLE, _DROPPED)
+        out += os.urandom(length + 8).translate(_TABLE, _DROPPED)
     return out[:length].decode()
-
-
-# os.urandom is a system call; ids are made several times per request, so the OS's
-# random bytes are fetched a few kilobytes at a time, per thread, and never reused.
-# A forked child (a gunicorn worker) starts with an empty pool of its own.
-_POOL_BYTES = 4096
-_local = threading.local()
-_pooled: bool | None = None  # docs/decisions/0005; known once settings are
-
-
-def _random_bytes(count: int) -> bytes:
-    global _pooled
-    if _pooled is None:
-        _pooled = "id_pool" not in getattr(settings, "BYPASSES_OFF", ())
-    if not _pooled:
-        return os.urandom(count)
-    pool: bytes = getattr(_local, "pool", b"")
-    start: int = getattr(_local, "start", 0)
-    if start + count > len(pool):
-        pool, start = os.urandom(max(_POOL_BYTES, count)), 0
-        _local.pool = pool
-    _local.start = start + count
-    return pool[start : start + count]
-
-
-def _forget_pool() -> None:
-    global _local
-    _local = threading.local()
-
-
-os.register_at_fork(after_in_child=_forget_pool)
 
 
 def new_id(prefix: str, length: int = SHORT_LENGTH) -> str:

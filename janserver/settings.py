@@ -29,7 +29,6 @@ BYPASSES = frozenset(
         "fast_middleware",
         "pumped_response",
         "gc_freeze",
-        "id_pool",
         "db_helpers",
     }
 )

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from conversations.models import Conversation, Item
 from conversations.tests.factories import ConversationFactory, WorkspaceFactory
-from janserver import db, ids
+from janserver import db
 from janserver.tests.live_server import free_port, running_server, uvicorn_command
 from janserver.tests.test_settings import STRONG, load_settings
 
@@ -48,12 +48,6 @@ def test_without_the_db_helpers_the_orm_does_their_work(helpers_off):
     assert (
         db.row_get(Conversation, related="workspace", equal={"public_id": "x"}) is None
     )
-
-
-def test_without_the_id_pool_ids_come_straight_from_the_os(monkeypatch):
-    monkeypatch.setattr(ids, "_pooled", False)
-    monkeypatch.setattr(ids.os, "urandom", lambda count: bytes(range(count)))
-    assert ids.random_string(10) == "0123456789"
 
 
 @pytest.mark.server

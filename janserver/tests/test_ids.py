@@ -1,4 +1,4 @@
-"""Public ids: format, uniqueness, and a random pool that is never shared."""
+"""Public ids: format, uniqueness, and the OS CSPRNG in every process."""
 
 import os
 import re
@@ -33,7 +33,7 @@ def test_ids_do_not_repeat():
 def test_every_symbol_stands_for_as_many_byte_values(monkeypatch):
     """Uniform by construction, checked without chance: fed every byte value once,
     the mapping yields each of the 36 symbols exactly 7 times (252..255 dropped)."""
-    monkeypatch.setattr(ids, "_random_bytes", lambda count: bytes(range(256)))
+    monkeypatch.setattr(ids.os, "urandom", lambda count: bytes(range(256)))
     drawn = ids.random_string(252)
     assert Counter(drawn) == dict.fromkeys(ids.ALPHABET, 7)
 
@@ -61,8 +61,8 @@ def test_threads_draw_different_ids():
     "ignore:This process .* is multi-threaded:DeprecationWarning"
 )
 def test_a_forked_child_does_not_repeat_its_parents_ids():
-    """The pool of random bytes is dropped in a forked child (gunicorn workers)."""
-    ids.random_string(24)  # the parent's pool now holds unused bytes
+    """A forked child (a gunicorn worker) draws ids of its own."""
+    ids.random_string(24)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report its next id and leave at once
