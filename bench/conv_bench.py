@@ -16,7 +16,9 @@ set (dropped at the end), a temporary SQLite file otherwise.
 
 `--bypass-off NAME` compares stored turns instead: conversation-aware streams on this
 gateway and on a second one (its own database) with that bypass of Django's defaults
-switched off (JANSERVER_BYPASSES_OFF, docs/decisions/), in the same alternating slices.
+switched off (JANSERVER_BYPASSES_OFF, docs/decisions/), in the same alternating slices;
+`--baseline PATH` likewise with a gateway serving another checkout (an older commit's
+worktree).
 """
 
 import argparse
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.gateway import gateway, manage, project_key
+from bench.gateway import ROOT, gateway, manage, project_key
 from bench.inference_bench import MODEL, Run, register, upstream
 
 
@@ -244,21 +246,27 @@ def main() -> None:
         default=None,
         help="compare stored turns against a second gateway with this bypass off",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="compare stored turns against a gateway serving another checkout",
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         upstream_url = stack.enter_context(upstream(core=0))
-        gateways = (
-            [{}]
-            if args.bypass_off is None
-            else [{}, {"JANSERVER_BYPASSES_OFF": args.bypass_off}]
-        )
+        gateways: list[tuple[Path, dict[str, str]]] = [(ROOT, {})]
+        if args.bypass_off is not None:
+            gateways.append((ROOT, {"JANSERVER_BYPASSES_OFF": args.bypass_off}))
+        elif args.baseline is not None:
+            gateways.append((args.baseline.resolve(), {}))
         started = []
-        for number, extra in enumerate(gateways):
+        for number, (root, extra) in enumerate(gateways):
             url = stack.enter_context(database(tmp / str(number)))
             gateway_url, env, pid = stack.enter_context(
-                gateway(core=1, database_url=url, **extra)
+                gateway(core=1, database_url=url, root=root, **extra)
             )
             register(env, upstream_url)
             headers = {
@@ -276,10 +284,12 @@ def main() -> None:
             return Side(label, f"{base}/v1/{route}", conv, pid, headers,
                         [None] * args.concurrency)  # fmt: skip
 
-        if args.bypass_off is None:
-            sides = (side("plain", 0, False), side("conv", 0, True))
-        else:
+        if args.bypass_off is not None:
             sides = (side("conv", 0, True), side(f"conv no-{args.bypass_off}", 1, True))
+        elif args.baseline is not None:
+            sides = (side("conv", 0, True), side("conv baseline", 1, True))
+        else:
+            sides = (side("plain", 0, False), side("conv", 0, True))
         asyncio.run(measure(sides, args))
         for _url, env, _pid, _headers in started:
             conversations, items = stored_items(env).split()

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from inference.egress import Reach, reach_of
 from janserver import auth_cache, db
 from janserver.principal import Principal
 
@@ -32,6 +33,9 @@ class Route:
     base_url: str
     api_key: str | None
     weight: int
+    # How far the gateway may go to reach it (inference.egress): its scope says who
+    # registered it.
+    reach: Reach = Reach.OPERATOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,10 @@ def load() -> Snapshot:
             provider.base_url,
             api_key,
             provider.weight,
+            reach_of(
+                organization_id=provider.organization_id,
+                project_id=provider.project_id,
+            ),
         )
         if provider.project_id:
             target = snapshot.by_project.setdefault(provider.project_id, {})

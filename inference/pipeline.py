@@ -180,6 +180,7 @@ async def open_with_failover(
                 api_key=route.api_key,
                 # vLLM adopts it as its request id; llama.cpp refuses non-UUID ids.
                 request_id=account.request_id if route.vendor == "vllm" else None,
+                reach=route.reach,
             )
         except upstream.UpstreamStatus as answered:
             if (

@@ -68,7 +68,9 @@ def mark_ok(route: Route) -> None:
 async def _probe(route: Route) -> None:
     while route.provider_id in _unhealthy:
         await asyncio.sleep(PROBE_INTERVAL_SECONDS)
-        if await provider_client.aprobe(base_url=route.base_url, api_key=route.api_key):
+        if await provider_client.aprobe(
+            base_url=route.base_url, api_key=route.api_key, reach=route.reach
+        ):
             logger.info("Provider %s is back", route.provider_public_id)
             mark_ok(route)
 

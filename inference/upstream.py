@@ -11,17 +11,22 @@ whose messages never carry the upstream's own words or address.
 """
 
 import asyncio
+import ipaddress
 import logging
+import socket
 import weakref
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any, cast
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from django.conf import settings
 from multidict import CIMultiDict
 from yarl import URL
 
+from inference import egress
+from inference.egress import Reach
 from janserver.errors import (
     APIError,
     ServiceUnavailable,
@@ -34,8 +39,8 @@ logger = logging.getLogger("janserver.upstream")
 READ_SIZE = 64 * 1024
 MAX_ERROR_BODY = 64 * 1024
 
-# One session per event loop; a dead loop's entry goes with it.
-_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = weakref.WeakKeyDictionary()
+# One session per event loop and reach (inference.egress); a dead loop's go with it.
+_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Reach, aiohttp.ClientSession]]" = weakref.WeakKeyDictionary()
 
 
 def _timeout(*, sock_read: bool = True) -> aiohttp.ClientTimeout:
@@ -48,17 +53,45 @@ def _timeout(*, sock_read: bool = True) -> aiohttp.ClientTimeout:
     )
 
 
-def session() -> aiohttp.ClientSession:
-    """Return this event loop's shared upstream session."""
+class _PolicyResolver(AbstractResolver):
+    """Resolve names as aiohttp does, then keep only the addresses the outbound policy
+    allows for this reach: the connection is opened to a checked address, whatever the
+    name or the DNS answer (names aiohttp caches were checked when resolved)."""
+
+    def __init__(self, reach: Reach) -> None:
+        self._reach = reach
+        self._resolver = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._resolver.resolve(host, port, family)
+        allowed = [
+            info
+            for info in found
+            if egress.refusal(ipaddress.ip_address(info["host"]), self._reach) is None
+        ]
+        if not allowed:
+            raise egress.AddressRefused(f"{host} resolves to no allowed address")
+        return allowed
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def session(reach: Reach = Reach.OPERATOR) -> aiohttp.ClientSession:
+    """Return this event loop's shared upstream session for providers of `reach`."""
     loop = asyncio.get_running_loop()
-    shared = _sessions.get(loop)
+    by_reach = _sessions.setdefault(loop, {})
+    shared = by_reach.get(reach)
     if shared is None or shared.closed:
         connector = aiohttp.TCPConnector(
             limit=settings.UPSTREAM_MAX_CONNECTIONS,
             keepalive_timeout=settings.UPSTREAM_KEEPALIVE_SECONDS,
             ttl_dns_cache=300,
+            resolver=_PolicyResolver(reach),
         )
-        shared = _sessions[loop] = aiohttp.ClientSession(
+        shared = by_reach[reach] = aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -68,9 +101,8 @@ def session() -> aiohttp.ClientSession:
 
 
 async def aclose() -> None:
-    """Close this event loop's session (at shutdown)."""
-    shared = _sessions.pop(asyncio.get_running_loop(), None)
-    if shared is not None:
+    """Close this event loop's sessions (at shutdown)."""
+    for shared in _sessions.pop(asyncio.get_running_loop(), {}).values():
         await shared.close()
 
 
@@ -90,10 +122,15 @@ def _headers(api_key: str | None, request_id: str | None = None) -> CIMultiDict[
     return headers
 
 
+REFUSED = "The model server's address is not one this provider may use."
+
+
 def _transport_error(exc: BaseException) -> APIError:
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout()
     if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, egress.AddressRefused):
+            return ServiceUnavailable(REFUSED)
         return ServiceUnavailable("The model server is unreachable.")
     return UpstreamError("The model server closed the connection.")
 
@@ -220,17 +257,25 @@ async def open_stream(
     body: bytes,
     api_key: str | None,
     request_id: str | None,
+    reach: Reach = Reach.OPERATOR,
 ) -> OpenStream:
     """POST `body` and wait (at most the first-byte timeout) for the first body bytes.
 
-    The caller owns the returned stream and must aclose() it. A non-2xx answer raises
-    UpstreamStatus with the status and a bounded body, for the caller to map.
+    The connection goes only to an address the outbound policy allows for `reach`
+    (ServiceUnavailable otherwise). The caller owns the returned stream and must
+    aclose() it. A non-2xx answer raises UpstreamStatus with the status and a bounded
+    body, for the caller to map.
     """
+    url = _url(base_url, path)
+    # aiohttp connects to a literal address without asking the resolver.
+    literal = egress.literal_address(url.host or "")
+    if literal is not None and egress.refusal(literal, reach) is not None:
+        raise ServiceUnavailable(REFUSED)
     response: aiohttp.ClientResponse | None = None
     try:
         async with asyncio.timeout(settings.UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS):
-            response = await session().post(
-                _url(base_url, path),
+            response = await session(reach).post(
+                url,
                 data=body,
                 headers=_headers(api_key, request_id),
                 timeout=_timeout(sock_read=False),

@@ -4,7 +4,9 @@ import logging
 from typing import Any, ClassVar
 
 from django.core import exceptions as django_exceptions
+from django.db import utils as db_errors
 from django.http import Http404, HttpRequest, JsonResponse
+from redis import exceptions as redis_exceptions
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.settings import api_settings
 
@@ -252,10 +254,36 @@ def _from_django_validation(exc: django_exceptions.ValidationError) -> APIError:
     return InvalidRequest(exc.messages[0] if exc.messages else None)
 
 
+# A database or Redis that cannot be reached (or gave up on a query mid-way): the
+# client should retry shortly, as after any 503.
+OUTAGE_RETRY_AFTER_SECONDS = 5
+
+
+def _outage(exc: BaseException) -> APIError | None:
+    if isinstance(exc, db_errors.OperationalError | db_errors.InterfaceError):
+        logger.warning("Database unavailable: %s", exc)
+        return ServiceUnavailable(
+            "The database is unavailable. Retry shortly.",
+            retry_after=OUTAGE_RETRY_AFTER_SECONDS,
+        )
+    if isinstance(
+        exc, redis_exceptions.ConnectionError | redis_exceptions.TimeoutError
+    ):
+        logger.warning("Redis unavailable: %s", exc)
+        return ServiceUnavailable(
+            "The shared cache is unavailable. Retry shortly.",
+            retry_after=OUTAGE_RETRY_AFTER_SECONDS,
+        )
+    return None
+
+
 def api_error_from_exception(exc: BaseException) -> APIError | None:
     """Translate a known exception into an APIError; None for unexpected ones."""
     if isinstance(exc, APIError):
         return exc
+    outage = _outage(exc)
+    if outage is not None:
+        return outage
     if isinstance(exc, drf_exceptions.ValidationError):
         return _from_drf_validation(exc)
     if isinstance(exc, django_exceptions.ValidationError):

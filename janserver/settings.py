@@ -1,5 +1,6 @@
 """Django settings for janserver; every environment variable is read here and only here."""
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -163,10 +164,16 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     _database = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
     if _database["ENGINE"] == "django.db.backends.postgresql":
-        _database.setdefault("OPTIONS", {})["pool"] = {
+        # An unreachable database answers 503 within seconds, not after ten: a new
+        # connection gets DATABASE_CONNECT_TIMEOUT, a request waits at most
+        # DATABASE_POOL_TIMEOUT for one from the pool.
+        _database.setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+            "DATABASE_CONNECT_TIMEOUT", 2
+        )
+        _database["OPTIONS"]["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
             "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
-            "timeout": 10,
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 3.0),
         }
     elif _database["ENGINE"] == "django.db.backends.sqlite3":
         _database["OPTIONS"] = {**SQLITE_OPTIONS, **_database.get("OPTIONS", {})}
@@ -187,6 +194,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "janserver",
+            # Redis down: a 503 within a second or two, not a hang.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
     CHANNEL_LAYERS = {
@@ -350,6 +359,16 @@ SOCIALACCOUNT_PROVIDERS = {
 AUTH_CACHE_TTL_SECONDS = env_int("AUTH_CACHE_TTL_SECONDS", 60 if REDIS_URL else 2)
 AUTH_CACHE_MAX_ENTRIES = 50_000
 API_KEY_LAST_USED_FLUSH_SECONDS = 60
+
+# The outbound address policy (inference/egress.py): address ranges (CIDR) that URLs an
+# organization registers may reach besides public ones, e.g. "10.20.0.0/16" for a
+# cluster's model servers. Link-local and metadata addresses stay out of reach.
+EGRESS_ALLOWED_RANGES = env_list("EGRESS_ALLOWED_RANGES")
+try:
+    for _range in EGRESS_ALLOWED_RANGES:
+        ipaddress.ip_network(_range, strict=False)
+except ValueError as _error:
+    raise ImproperlyConfigured(f"EGRESS_ALLOWED_RANGES: {_error}") from None
 
 # Inference: the upstream (vLLM) client. Timeouts in seconds.
 JAN_INFERENCE_SETUP = env_bool("JAN_INFERENCE_SETUP", False)

@@ -24,4 +24,7 @@ AUTH_THROTTLE_RATE = "10000/min"  # throttle tests set their own rate
 # pytest-xdist process's name to it).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+# The fake upstreams listen on loopback, also for organizations' providers (tests of
+# the outbound policy set their own ranges).
+EGRESS_ALLOWED_RANGES = ["127.0.0.0/8", "::1/128"]
 MODEL_PROVIDER_SECRET = "test-model-provider-secret-" + "m" * 32

@@ -1,6 +1,5 @@
 """Provider writes: create, update and delete providers; store and read their API keys."""
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ from inference.crypto import (
     api_key_encrypt,
     api_key_hint,
 )
+from inference.egress import Reach, literal_address, reach_of, refusal
 from inference.models import Provider, ProviderVendor
 from janserver.errors import Conflict, InvalidRequest
 from orgs.models import Organization, Project
@@ -30,27 +30,27 @@ def _bad_url(reason: str) -> InvalidRequest:
     return InvalidRequest(f"The base URL {reason}.", param="base_url")
 
 
-def _host_check(host: str) -> str:
-    """Return the host as written in a URL; refuse addresses no model server has."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+def _host_check(host: str, reach: Reach) -> str:
+    """Return the host as written in a URL; refuse an address the outbound policy
+    forbids (inference.egress), in whatever spelling (hex, octal, IPv4-mapped IPv6)."""
+    address = literal_address(host)
+    if address is None:
         if not HOST_RE.fullmatch(host):
-            raise _bad_url("has an invalid host name") from None
+            raise _bad_url("has an invalid host name")
         return host
-    # Link-local covers cloud metadata endpoints (169.254.169.254, fe80::/10).
-    if address.is_link_local or address.is_unspecified or address.is_multicast:
-        raise _bad_url(
-            "must not point at a link-local, multicast or unspecified address"
-        )
-    return f"[{host}]" if address.version == 6 else host
+    reason = refusal(address, reach)
+    if reason is not None:
+        raise _bad_url(f"must not point at {reason}")
+    return f"[{address}]" if address.version == 6 else str(address)
 
 
-def base_url_normalize(base_url: str) -> str:
+def base_url_normalize(base_url: str, reach: Reach = Reach.OPERATOR) -> str:
     """Return a provider's OpenAI base URL in canonical form; raise InvalidRequest.
 
     Only http and https URLs with a host, without credentials, query or fragment are
-    accepted. The scheme and host are lowercased and trailing slashes dropped.
+    accepted, pointing at no address the outbound policy forbids for URLs of `reach`
+    (a literal address is written in its canonical form). The scheme and host are
+    lowercased and trailing slashes dropped.
     """
     url = base_url.strip()
     if not url:
@@ -74,7 +74,7 @@ def base_url_normalize(base_url: str) -> str:
         raise _bad_url("must name a host")
     if port == 0:
         raise _bad_url("has an invalid port")
-    netloc = _host_check(parts.hostname) + (f":{port}" if port else "")
+    netloc = _host_check(parts.hostname, reach) + (f":{port}" if port else "")
     return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
 
 
@@ -182,7 +182,13 @@ def provider_create(
     organization, project = _scope_check(organization, project)
     provider = Provider(
         name=_name_clean(name),
-        base_url=base_url_normalize(base_url),
+        base_url=base_url_normalize(
+            base_url,
+            reach_of(
+                organization_id=organization.pk if organization else None,
+                project_id=project.pk if project else None,
+            ),
+        ),
         vendor=_vendor_check(vendor),
         weight=_weight_check(weight),
         active=active,
@@ -215,7 +221,12 @@ def provider_update(
         provider.name = _name_clean(name)
         _name_unique_check(provider)
     if base_url is not None:
-        provider.base_url = base_url_normalize(base_url)
+        provider.base_url = base_url_normalize(
+            base_url,
+            reach_of(
+                organization_id=provider.organization_id, project_id=provider.project_id
+            ),
+        )
     if api_key is not None:
         _api_key_store(provider, api_key)
     if vendor is not None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from inference import catalog, provider_client
 from inference.crypto import ProviderKeyUnreadable
+from inference.egress import Reach, reach_of
 from inference.models import Provider, ProviderModel, ProviderVendor
 from inference.selectors import provider_api_key
 from inference.services.providers import (
@@ -118,7 +119,9 @@ def provider_models_sync(*, provider: Provider) -> ModelsSync:
     Raises UpstreamError, UpstreamTimeout or ServiceUnavailable, changing nothing.
     """
     api_key = provider_api_key(provider)
-    items = provider_client.models_fetch(base_url=provider.base_url, api_key=api_key)
+    items = provider_client.models_fetch(
+        base_url=provider.base_url, api_key=api_key, reach=_reach(provider)
+    )
     result = _models_save(provider=provider, listed=_listed_models(items))
     # The caller's instance may hold its models prefetched from before the sync.
     getattr(provider, "_prefetched_objects_cache", {}).pop("models", None)
@@ -193,9 +196,15 @@ def provider_reconfigure(
     return provider, _models_try_sync(provider)
 
 
-def _probe_target(provider: Provider) -> tuple[str, str | None] | None:
+def _reach(provider: Provider) -> Reach:
+    return reach_of(
+        organization_id=provider.organization_id, project_id=provider.project_id
+    )
+
+
+def _probe_target(provider: Provider) -> tuple[str, str | None, Reach] | None:
     try:
-        return provider.base_url, provider_api_key(provider)
+        return provider.base_url, provider_api_key(provider), _reach(provider)
     except ProviderKeyUnreadable:
         logger.error("Provider %s has an unreadable API key", provider.public_id)
         return None
@@ -216,10 +225,11 @@ def providers_check(
     )
     targets = [_probe_target(provider) for provider in checked]
 
-    def probe(target: tuple[str, str | None] | None) -> bool:
+    def probe(target: tuple[str, str | None, Reach] | None) -> bool:
         if target is None:
             return False
-        return provider_client.probe(base_url=target[0], api_key=target[1])
+        base_url, api_key, reach = target
+        return provider_client.probe(base_url=base_url, api_key=api_key, reach=reach)
 
     # Each probe has its own time limit, and they run side by side.
     with ThreadPoolExecutor(max_workers=min(len(targets), 16) or 1) as pool:

@@ -80,7 +80,7 @@ def listed(monkeypatch):
     calls = []
 
     def serve(items):
-        def models_fetch(*, base_url, api_key=None):
+        def models_fetch(*, base_url, api_key=None, reach=None):
             calls.append({"base_url": base_url, "api_key": api_key})
             return items
 
@@ -146,7 +146,7 @@ def test_http_and_https_base_urls_are_normalized(given, normalized):
         ("http://ex%41mple.com/v1", "has an invalid host name"),
         ("http://169.254.169.254/latest", "must not point at a link-local"),
         ("http://[fe80::1]/v1", "must not point at a link-local"),
-        ("http://0.0.0.0:8000/v1", "must not point at a link-local"),
+        ("http://0.0.0.0:8000/v1", "must not point at a multicast or unspecified"),
         ("http://" + "a" * 500 + ".com", "must be at most 500 characters"),
     ],
 )
