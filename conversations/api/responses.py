@@ -73,13 +73,13 @@ async def responses_create(request: HttpRequest) -> HttpResponse | PumpedRespons
     return JsonResponse(await create.run_to_end(run))
 
 
-def _replay(response_id: str, after: int) -> Any:
+def _replay(response_id: str, after: int, *, ended: bool = False) -> Any:
     async def finished() -> bool:
         row = await db.run(_status_of, response_id)
         return row is None or row not in ("queued", "in_progress")
 
     async def pump(write: Write) -> None:
-        async for part in resume.replay(response_id, after, finished):
+        async for part in resume.replay(response_id, after, finished, ended=ended):
             await write(part)
 
     return pump
@@ -93,17 +93,23 @@ def _status_of(response_id: str) -> str | None:
     )
 
 
+# Sequence numbers are JSON integers (and parts of Redis stream ids): within 2**53.
+MAX_SEQUENCE_NUMBER = 2**53 - 1
+
+
 def _starting_after(request: HttpRequest) -> int:
     raw = request.GET.get("starting_after") or ""
     if not raw:
         return -1
     try:
-        value = int(raw)
+        value = int(raw) if len(raw) <= 20 else -2
     except ValueError:
         value = -2
-    if value < -1:
+    if not -1 <= value <= MAX_SEQUENCE_NUMBER:
         raise InvalidRequest(
-            "`starting_after` must be a sequence number.", param="starting_after"
+            f"`starting_after` must be a sequence number from -1 to "
+            f"{MAX_SEQUENCE_NUMBER}.",
+            param="starting_after",
         )
     return value
 
@@ -116,11 +122,13 @@ async def _stream_stored(row: Response, request: HttpRequest) -> PumpedResponse:
             param="stream",
         )
     finished = row.status not in ("queued", "in_progress")
-    if finished and not await buffer.event_buffer().exists(row.public_id):
+    # Asked in every case: an unreachable Redis is a 503 now, not a broken stream.
+    exists = await buffer.event_buffer().exists(row.public_id)
+    if finished and not exists:
         raise InvalidRequest(
             "The events of this response are no longer available.", param="stream"
         )
-    return event_stream(_replay(row.public_id, after))
+    return event_stream(_replay(row.public_id, after, ended=finished))
 
 
 @documented(openapi.RESPONSE_DETAIL)

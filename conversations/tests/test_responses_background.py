@@ -194,3 +194,71 @@ def test_events_are_readable_from_another_process_while_running(live):
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert events[-1]["type"] == "response.completed"
     assert json.dumps(events)
+
+
+@pytest.mark.parametrize("after", ["99999999999999999999999999999", "-2", "x", "1e3"])
+def test_resuming_from_an_impossible_sequence_number_is_a_400(live, after):
+    """Before any byte of the stream: a 400 naming the parameter, never a cut stream."""
+    public_id = start(live)["id"]
+    wait_for_status(public_id, "completed")
+    answer = httpx.get(
+        f"{live.url}/v1/responses/{public_id}",
+        params={"stream": "true", "starting_after": after},
+        headers=live.headers,
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "starting_after"
+
+
+def test_resuming_past_the_last_event_ends_at_once(live):
+    """A sequence number beyond the last event: nothing more to send."""
+    public_id = start(live)["id"]
+    wait_for_status(public_id, "completed")
+    assert resume(live, public_id, after=2**53 - 1) == []
+
+
+def test_resuming_with_redis_unreachable_is_a_503(live, settings):
+    public_id = start(live)["id"]
+    wait_for_status(public_id, "completed")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    answer = httpx.get(
+        f"{live.url}/v1/responses/{public_id}",
+        params={"stream": "true"},
+        headers=live.headers,
+        timeout=10,
+    )
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+
+
+async def test_a_buffer_failing_mid_stream_ends_with_one_error_event(monkeypatch):
+    """Redis going away while a resume runs: the client gets an error event."""
+    from conversations.responses import resume as resume_module
+
+    class Failing:
+        calls = 0
+
+        async def read(self, response_id, after, wait):
+            Failing.calls += 1
+            if Failing.calls > 1:
+                import redis
+
+                raise redis.ConnectionError("gone")
+            return [{"type": "response.created", "sequence_number": 0}]
+
+    monkeypatch.setattr(resume_module, "event_buffer", Failing)
+
+    async def running() -> bool:
+        return False
+
+    parts = [part async for part in resume_module.replay("resp_x", -1, running)]
+    events = parse_events(b"".join(parts))
+    assert [e["type"] for e in events] == ["response.created", "error"]
+    assert events[-1] == {
+        "type": "error",
+        "code": "service_unavailable",
+        "message": "The shared cache is unavailable. Retry shortly.",
+        "param": None,
+        "sequence_number": 1,
+    }
