@@ -32,28 +32,32 @@ class Caller:
 
     `project_id` is a key's project, or the project a user named in OpenAI-Project;
     None for a user who named none (their personal project receives new objects).
+    A user sees their own conversations and workspaces in the projects they are still
+    a member of (`member_project_ids`): leaving an organization or a project ends it.
     """
 
     user: User
     via_key: bool
     project_id: int | None = None
+    member_project_ids: tuple[int, ...] = ()
 
     def visible(self) -> Q:
         """Return the filter of the conversations and workspaces this caller may see."""
         if self.via_key:
             return Q(project_id=self.project_id)
-        owned = Q(owner_id=self.user.pk)
-        return (
-            owned if self.project_id is None else owned & Q(project_id=self.project_id)
-        )
+        if self.project_id is not None:
+            return Q(owner_id=self.user.pk, project_id=self.project_id)
+        return Q(owner_id=self.user.pk, project_id__in=self.member_project_ids)
 
     def can_see(self, conversation: Conversation) -> bool:
         """Whether `conversation` passes visible() (for one already loaded)."""
         if self.via_key:
             return conversation.project_id == self.project_id
-        return conversation.owner_id == self.user.pk and (
-            self.project_id is None or conversation.project_id == self.project_id
-        )
+        if conversation.owner_id != self.user.pk:
+            return False
+        if self.project_id is not None:
+            return conversation.project_id == self.project_id
+        return conversation.project_id in self.member_project_ids
 
 
 def _project_not_found(public_id: str) -> NotFound:
@@ -74,7 +78,11 @@ def caller_get(*, principal: Principal, project_public_id: str | None) -> Caller
     if principal.kind != PrincipalKind.USER:
         raise Forbidden("Admin API keys can only use organization admin routes.")
     if not project_public_id:
-        return Caller(user=user, via_key=False)
+        return Caller(
+            user=user,
+            via_key=False,
+            member_project_ids=principal.member_project_ids,
+        )
     try:
         project = project_get(public_id=project_public_id)
     except NotFound:
@@ -83,7 +91,12 @@ def caller_get(*, principal: Principal, project_public_id: str | None) -> Caller
         project=project, user=user
     ):
         raise _project_not_found(project_public_id)
-    return Caller(user=user, via_key=False, project_id=project.pk)
+    return Caller(
+        user=user,
+        via_key=False,
+        project_id=project.pk,
+        member_project_ids=principal.member_project_ids,
+    )
 
 
 def _not_found(kind: str, public_id: str, param: str) -> NotFound:

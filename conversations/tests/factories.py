@@ -4,25 +4,44 @@ import factory
 
 from accounts.tests.factories import UserFactory
 from conversations.models import Conversation, Item, ItemType, Response, Workspace
+from orgs.models import ProjectMember
 from orgs.tests.factories import ProjectFactory
 
 
 class WorkspaceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Workspace
+        skip_postgeneration_save = True
 
     owner = factory.SubFactory(UserFactory)
     project = factory.SubFactory(ProjectFactory)
     name = factory.Sequence(lambda n: f"Workspace {n}")
 
+    @factory.post_generation
+    def owner_membership(
+        self, create: bool, extracted: object, **kwargs: object
+    ) -> None:
+        """Owners belong to their object's project, as the services make them."""
+        if create:
+            ProjectMember.objects.get_or_create(project=self.project, user=self.owner)
+
 
 class ConversationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Conversation
+        skip_postgeneration_save = True
 
     owner = factory.SubFactory(UserFactory)
     project = factory.SubFactory(ProjectFactory)
     title = factory.Sequence(lambda n: f"Chat {n}")
+
+    @factory.post_generation
+    def owner_membership(
+        self, create: bool, extracted: object, **kwargs: object
+    ) -> None:
+        """Owners belong to their object's project, as the services make them."""
+        if create:
+            ProjectMember.objects.get_or_create(project=self.project, user=self.owner)
 
 
 class ItemFactory(factory.django.DjangoModelFactory):

@@ -9,7 +9,13 @@ from conversations.tests.factories import (
     ItemFactory,
     WorkspaceFactory,
 )
-from orgs.tests.factories import ProjectFactory, ProjectMemberFactory
+from orgs.selectors import OrganizationAccess, organization_member_get
+from orgs.services import organization_member_remove
+from orgs.tests.factories import (
+    OrganizationMemberFactory,
+    ProjectFactory,
+    ProjectMemberFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +83,25 @@ def test_foreign_ids_are_not_found_like_unknown_ids(
     assert Item.objects.filter(pk=item.pk).exists()
     assert Item.objects.count() == 1
     assert Workspace.objects.get(pk=workspace.pk).name == workspace.name
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES[:-1])
+def test_a_member_who_left_the_organization_sees_nothing_of_it(method, path, body):
+    """Removal from an organization ends access to one's conversations there too."""
+    project = ProjectFactory()
+    membership = OrganizationMemberFactory(organization=project.organization)
+    user = membership.user
+    conversation = ConversationFactory(owner=user, project=project)
+    item = ItemFactory(conversation=conversation, position=1)
+    workspace = WorkspaceFactory(owner=user, project=project)
+    ids = {"c": conversation.public_id, "i": item.public_id, "w": workspace.public_id}
+    api = user_api_for(user)
+    assert api.get(f"/conversations/{conversation.public_id}").status_code == 200
+    access = OrganizationAccess(project.organization, user, "owner")
+    organization_member_remove(
+        member=organization_member_get(access=access, user_public_id=user.public_id)
+    )
+    response = _call(api, method, path, body, ids)
+    assert response.status_code == 404
+    assert api.get("/conversations").json()["data"] == []
+    assert api.get("/conv/workspaces").json()["data"] == []
