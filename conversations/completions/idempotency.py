@@ -113,7 +113,7 @@ def idempotency_complete(
 
 @transaction.atomic
 def idempotency_release(*, claim: int) -> None:
-    """Forget a claim whose request stored nothing, so that a retry runs again."""
+    """Forget a claim whose request has no complete answer, so that a retry runs again."""
     IdempotencyKey.objects.filter(
         pk=claim, status=IdempotencyStatus.IN_PROGRESS
     ).delete()

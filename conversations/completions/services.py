@@ -235,8 +235,8 @@ def turn_items(turn: Turn, reply: Reply) -> list[dict[str, Any]]:
 def turn_finish(*, turn: Turn, reply: Reply) -> Conversation | None:
     """Store the turn (with `store`) and settle its Idempotency-Key, all or nothing.
 
-    The key keeps the answer for a retry, unless nothing was stored and the answer
-    is incomplete: then it is released, so that a retry runs again.
+    The key keeps a complete answer for a retry; an incomplete one (the client went
+    away, the upstream failed) releases it, so that a retry runs again.
     """
     conversation = turn_store(turn=turn, reply=reply) if turn.store else None
     turn_key_settle(turn=turn, reply=reply, conversation=conversation)
@@ -246,12 +246,12 @@ def turn_finish(*, turn: Turn, reply: Reply) -> Conversation | None:
 def turn_key_settle(
     *, turn: Turn, reply: Reply, conversation: Conversation | None
 ) -> None:
-    """Record the answer under the turn's Idempotency-Key, or release the key when
-    nothing was stored and the answer is incomplete (call inside the turn's
-    transaction)."""
+    """Record a complete answer under the turn's Idempotency-Key, or release the key
+    when the answer is incomplete: a retry must not get a cut answer back for a day
+    (call inside the turn's transaction)."""
     if turn.claim is None:
         return
-    if conversation is None and not reply.complete:
+    if not reply.complete:
         idempotency_release(claim=turn.claim)
     else:
         result = {"metadata": turn.metadata(), "completion": storable(reply.completion)}

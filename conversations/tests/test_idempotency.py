@@ -1,5 +1,6 @@
 """Idempotency-Key on /v1/conv/chat/completions: claim, conflict, replay, release."""
 
+import json
 import threading
 
 import httpx
@@ -163,31 +164,47 @@ def test_a_request_that_stored_nothing_releases_its_key(live):
     assert not IdempotencyKey.objects.exists()
 
 
-def test_a_request_that_stored_a_partial_turn_is_replayed(live):
+def test_a_request_that_ended_early_runs_again_on_a_retry(live):
+    """Its partial turn stays stored (incomplete), but only a complete answer is
+    ever replayed: the retry is a new request to the model."""
     body = chat(stream=True, store=True, fake={"mode": "drop_mid_stream"})
     original = events(post(live, body))
-    replayed = post(live, {**body, "stream": False}).json()
-    assert replayed["metadata"] == original[0]
-    message = replayed["choices"][0]["message"]
-    assert message["content"] == streamed_text(original)
-    assert replayed["choices"][0]["finish_reason"] is None
+    (_ask, partial) = items_of(original[0]["conversation_id"])
+    assert partial.status == "incomplete"
+    sent = live.fake.recorder.total_requests
+    retried = post(live, {**body, "fake": {}, "stream": False})
+    assert "Idempotent-Replayed" not in retried.headers
+    assert live.fake.recorder.total_requests == sent + 1
+    assert retried.json()["choices"][0]["finish_reason"] == "stop"
+    assert (
+        post(live, {**body, "fake": {}, "stream": False}).headers["Idempotent-Replayed"]
+        == "true"
+    )
 
 
-def test_a_disconnected_client_can_collect_its_turn_with_the_same_key(live):
+def test_a_disconnected_client_retrying_with_the_same_key_gets_a_whole_answer(live):
+    """The cut turn is stored incomplete and the key released: the retry runs."""
     body = chat(stream=True, store=True, fake={"tokens": 500, "delay_ms": 20})
     headers = {**live.headers, "Idempotency-Key": KEY}
     with httpx.stream(
         "POST", f"{live.url}{PATH}", json=body, headers=headers, timeout=30
     ) as response:
         lines = response.iter_lines()
-        for _ in range(6):
+        first = json.loads(next(lines)[6:])
+        for _ in range(5):
             next(lines)
-    assert wait_for(lambda: IdempotencyKey.objects.filter(status="completed").exists())
-    replayed = post(live, body)
-    parsed = events(replayed)
+    assert wait_for(
+        lambda: Item.objects.filter(
+            public_id=first["completion_item_id"], status="incomplete"
+        ).exists()
+    )
+    assert not IdempotencyKey.objects.exists()
+    retried = post(live, {**body, "fake": {"tokens": 5}})
+    assert "Idempotent-Replayed" not in retried.headers
+    parsed = events(retried)
+    assert parsed[-1] == "[DONE]"
     (_ask, reply) = items_of(parsed[0]["conversation_id"])
-    assert reply.status == "incomplete"
-    assert streamed_text(parsed) == reply.content[0]["text"]
+    assert reply.status == "completed"
 
 
 def test_keys_are_scoped_per_project(live, project):
