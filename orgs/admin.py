@@ -293,12 +293,14 @@ class ApiKeyAdmin(OneTimeSecretAdmin):
         (None, {"fields": ("public_id", "kind", "organization", "project", "owner")}),
         ("Details", {"fields": ("name", "description", "enabled", "expires_at")}),
         ("Usage", {"fields": ("created_at", "revoked_at", "last_used_at")}),
-        ("Secret", {"fields": ("hint", "key_hash")}),
+        # The hint only: the key's HMAC would let anyone who reads it test guesses
+        # offline against a leaked APIKEY_SECRET.
+        ("Secret", {"fields": ("hint",)}),
     )
     # On the change page only name, description, enabled and expires_at are editable.
     change_readonly_fields = (
         *("public_id", "kind", "organization", "project", "owner"),
-        *("created_at", "revoked_at", "last_used_at", "hint", "key_hash"),
+        *("created_at", "revoked_at", "last_used_at", "hint"),
     )
     autocomplete_fields = ("organization", "project", "owner")
     actions = ("revoke_api_keys",)

@@ -206,6 +206,7 @@ def test_api_key_add_shows_the_secret_once_and_stores_only_its_hash(
     assert secret not in changelist
     assert secret not in change
     assert api_key.key_hash not in changelist
+    assert api_key.key_hash not in change  # nor the HMAC of the key
 
 
 @pytest.mark.parametrize(
