@@ -25,6 +25,11 @@ DENIED_FIELDS = frozenset(
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 NUMBER_FIELDS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
+# Fields that multiply the model server's work, with their bounds: every one checked,
+# so that none of them gets around another's cap (best_of around n, say).
+BOOLEAN_FIELDS = ("use_beam_search", "ignore_eos", "echo")
+MAX_LOGPROBS = 20  # vLLM's default max_logprobs
+LOGPROB_FIELDS = ("top_logprobs", "prompt_logprobs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +112,25 @@ def _check_options(body: dict[str, Any]) -> None:
         raise InvalidRequest(
             "`stream_options` must be an object.", param="stream_options"
         )
+    most = settings.INFERENCE_MAX_N
     n = body.get("n", 1)
-    if not _is_int(n) or not 1 <= n <= settings.INFERENCE_MAX_N:
+    if n is None:
+        n = 1
+    if not _is_int(n) or not 1 <= n <= most:
+        raise InvalidRequest(f"`n` must be an integer from 1 to {most}.", param="n")
+    best_of = body.get("best_of")
+    if best_of is not None and (not _is_int(best_of) or not n <= best_of <= most):
         raise InvalidRequest(
-            f"`n` must be an integer from 1 to {settings.INFERENCE_MAX_N}.", param="n"
+            f"`best_of` must be an integer from `n` ({n}) to {most}.", param="best_of"
         )
+    for name in BOOLEAN_FIELDS:
+        bool_field(body, name)
+    _int_field(body, "min_tokens", 0, None)
+    for name in LOGPROB_FIELDS:
+        _int_field(body, name, 0, MAX_LOGPROBS)
+    logprobs = body.get("logprobs")
+    if logprobs is not None and not isinstance(logprobs, bool):
+        _int_field(body, "logprobs", 0, MAX_LOGPROBS)  # completions: how many
     for name in TOKEN_FIELDS:
         if (
             name in body
@@ -122,6 +141,16 @@ def _check_options(body: dict[str, Any]) -> None:
     for name in NUMBER_FIELDS:
         if name in body and body[name] is not None and not is_number(body[name]):
             raise InvalidRequest(f"`{name}` must be a number.", param=name)
+
+
+def _int_field(body: dict[str, Any], name: str, low: int, high: int | None) -> None:
+    """Refuse `body[name]` unless absent, null or an integer within [low, high]."""
+    value = body.get(name)
+    if value is None:
+        return
+    if not _is_int(value) or value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise InvalidRequest(f"`{name}` must be an integer {bound}.", param=name)
 
 
 def model_field(body: dict[str, Any]) -> str:
@@ -172,11 +201,26 @@ def upstream_body(request: InferenceRequest) -> bytes:
 
 
 def check_context(request: InferenceRequest, context_length: int | None) -> None:
-    """Refuse a max_tokens larger than the model's context."""
+    """Refuse a max_tokens, or a min_tokens, larger than the model's context; and a
+    min_tokens larger than the max_tokens."""
     limit = request.max_tokens
     if limit is not None and context_length and limit[1] > context_length:
         raise InvalidRequest(
             f"`{limit[0]}` ({limit[1]}) is larger than the model's context "
             f"length ({context_length}).",
             param=limit[0],
+        )
+    least = request.body.get("min_tokens")
+    if not _is_int(least):
+        return
+    ceiling = limit[1] if limit is not None else context_length
+    if ceiling and least > ceiling:
+        raise InvalidRequest(
+            f"`min_tokens` ({least}) is larger than "
+            + (
+                f"`{limit[0]}` ({limit[1]})."
+                if limit
+                else f"the model's context length ({ceiling})."
+            ),
+            param="min_tokens",
         )
