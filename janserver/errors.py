@@ -105,6 +105,13 @@ class NotAcceptable(APIError):
     default_message = "The requested response format is not available."
 
 
+class RequestTimeout(APIError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+    default_message = "The request body did not arrive in time."
+
+
 class Conflict(APIError):
     status = 409
     type = "invalid_request_error"
@@ -179,6 +186,7 @@ _ERROR_FOR_STATUS: dict[int, type[APIError]] = {
         NotFound,
         MethodNotAllowed,
         NotAcceptable,
+        RequestTimeout,
         Conflict,
         RequestTooLarge,
         UnsupportedMediaType,

@@ -226,6 +226,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Request bodies: one cap for every route, enforced before a view runs (413).
+# Seconds a request's body may take to arrive (408 after): a body trickling in would
+# hold a connection as long as its client likes.
+REQUEST_BODY_TIMEOUT_SECONDS = env_float("REQUEST_BODY_TIMEOUT", 30.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
     "DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024
 )

@@ -1,6 +1,7 @@
 """ASGI edge in front of Django: request id, a body cap that chunked uploads cannot skip,
-and URLs a database could not look up refused."""
+a deadline for the body to arrive, and URLs a database could not look up refused."""
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from janserver import auth_cache
-from janserver.errors import APIError, InvalidRequest, RequestTooLarge
+from janserver.errors import APIError, InvalidRequest, RequestTimeout, RequestTooLarge
 from janserver.ids import new_request_id
 
 Scope = MutableMapping[str, Any]
@@ -44,7 +45,14 @@ class RequestBoundary:
         if cap is not None and declared is not None and declared > cap:
             await _send_error(scope, send, _too_large(cap))
             return
-        body, disconnected = await _read_body(receive, cap)
+        try:
+            # A body that trickles in would hold its request (and the server's slot)
+            # for as long as the client likes.
+            async with asyncio.timeout(settings.REQUEST_BODY_TIMEOUT_SECONDS):
+                body, disconnected = await _read_body(receive, cap)
+        except TimeoutError:
+            await _send_error(scope, send, RequestTimeout())
+            return
         if body is None:
             await _send_error(scope, send, _too_large(cap))
             return

@@ -1,5 +1,6 @@
 """The request boundary, called as an ASGI server would, with a fake scope, receive and send."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -126,3 +127,27 @@ async def test_other_protocols_pass_through():
 
     await RequestBoundary(inner)(scope, receive, send)
     assert inner.scope is scope
+
+
+async def test_a_body_that_trickles_past_the_deadline_is_408(settings):
+    settings.REQUEST_BODY_TIMEOUT_SECONDS = 0.05
+    inner = Inner()
+    sent: list[dict[str, Any]] = []
+
+    async def receive():
+        await asyncio.sleep(3600)  # the next chunk never comes
+
+    async def send(message):
+        sent.append(message)
+
+    await RequestBoundary(inner)(http_scope(), receive, send)
+    assert inner.scope is None
+    assert error_of(sent) == (
+        408,
+        {
+            "message": "The request body did not arrive in time.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "request_timeout",
+        },
+    )
