@@ -17,7 +17,7 @@ from django.db.backends.base.creation import BaseDatabaseCreation
 
 from accounts.tests.factories import SuperUserFactory, UserFactory
 from inference import catalog, routing, upstream
-from janserver import auth_cache
+from janserver import auth, auth_cache
 from janserver.tests.live_server import free_port, migrated_copy
 from orgs.models import Organization
 from orgs.services import api_key_create, organization_default_ensure
@@ -58,6 +58,7 @@ def _deserialize_in_bulk(creation: BaseDatabaseCreation, data: str) -> None:
 
 # What a process keeps between requests, forgotten before and after every test.
 PROCESS_STATE_RESETS = (
+    auth.reset_for_tests,
     auth_cache.reset_for_tests,
     catalog.reset_for_tests,
     routing.reset_for_tests,

@@ -211,7 +211,7 @@ def check_context(request: InferenceRequest, context_length: int | None) -> None
             param=limit[0],
         )
     least = request.body.get("min_tokens")
-    if not _is_int(least):
+    if not isinstance(least, int):
         return
     ceiling = limit[1] if limit is not None else context_length
     if ceiling and least > ceiling:

@@ -6,6 +6,7 @@ janserver.auth_cache, which every change to a key, user or session invalidates.
 
 import asyncio
 import functools
+import math
 import threading
 import time
 from datetime import datetime
@@ -19,8 +20,9 @@ from rest_framework.request import Request
 
 from accounts.models import LoginSession, User
 from janserver import auth_cache, db
-from janserver.errors import Forbidden, Unauthenticated
+from janserver.errors import Forbidden, RateLimited, Unauthenticated
 from janserver.principal import Principal, PrincipalKind
+from janserver.throttling import CredentialFailures, rate_parse
 
 USER_FIELDS = (
     "id",
@@ -174,12 +176,52 @@ def _finish(step: Any) -> Principal | None:
         return step
 
 
+_failures: CredentialFailures | None = None
+
+
+def credential_failures() -> CredentialFailures:
+    """This process's count of failed credentials per client (AUTH_FAILURE_RATE)."""
+    global _failures
+    if _failures is None:
+        _failures = CredentialFailures(*rate_parse(settings.AUTH_FAILURE_RATE))
+    return _failures
+
+
+def _client(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _lookup_allowed(client: str) -> None:
+    """Refuse a database lookup for a client whose credentials keep failing."""
+    wait = credential_failures().wait(client)
+    if wait > 0:
+        raise RateLimited(
+            "Too many failed authentication attempts from this address; retry "
+            "after the time given in Retry-After.",
+            retry_after=math.ceil(wait),
+        )
+
+
+def _verified(client: str, step: Any) -> Principal:
+    try:
+        return _check(step)
+    except Unauthenticated:
+        credential_failures().record(client)
+        raise
+
+
 def authenticate(request: HttpRequest) -> Principal | None:
-    """Return the caller's Principal, None without credentials; raise Unauthenticated."""
+    """Return the caller's Principal, None without credentials; raise Unauthenticated,
+    or RateLimited for a client whose credentials keep failing (AUTH_FAILURE_RATE)."""
     credential = _bearer(request.headers.get("Authorization"))
     if credential is None:
         return None
-    return _check(_finish(_resolve(credential)))
+    client = _client(request)
+    step = _resolved(client, credential)
+    if isinstance(step, tuple | _Pending):
+        _lookup_allowed(client)
+        step = _finish(step)
+    return _verified(client, step)
 
 
 async def aauthenticate(request: HttpRequest) -> Principal | None:
@@ -187,10 +229,21 @@ async def aauthenticate(request: HttpRequest) -> Principal | None:
     credential = _bearer(request.headers.get("Authorization"))
     if credential is None:
         return None
-    step = _resolve(credential)
+    client = _client(request)
+    step = _resolved(client, credential)
     if isinstance(step, tuple | _Pending):
+        _lookup_allowed(client)
         step = await _afinish(step)
-    return _check(step)
+    return _verified(client, step)
+
+
+def _resolved(client: str, credential: str) -> Any:
+    """_resolve(), a malformed credential counted as a failure."""
+    try:
+        return _resolve(credential)
+    except Unauthenticated:
+        credential_failures().record(client)
+        raise
 
 
 # Lookups on their way to the database, by what they look up: when a cache entry
@@ -296,3 +349,9 @@ class ProjectAccess(IsAuthenticated):
         if principal_of(request).kind == PrincipalKind.ADMIN_KEY:
             raise Forbidden("Admin API keys can only use organization admin routes.")
         return True
+
+
+def reset_for_tests() -> None:
+    """Forget the failed credentials counted in this process (tests start clean)."""
+    global _failures
+    _failures = None

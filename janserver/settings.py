@@ -264,6 +264,10 @@ REST_FRAMEWORK = {
 }
 # Guest login, Google callback, token refresh and invite verification, per client IP.
 AUTH_THROTTLE_RATE = env_str("AUTH_THROTTLE_RATE", "30/min")
+# Failed credentials (unknown, expired or revoked keys and tokens) per client IP and
+# worker process: past it, credentials the cache does not know are refused with 429
+# before any database lookup.
+AUTH_FAILURE_RATE = env_str("AUTH_FAILURE_RATE", "20/min")
 
 # CORS for browser clients such as Jan's web app.
 CORS_ALLOWED_ORIGINS, CORS_ALLOWED_ORIGIN_REGEXES = cors_origin_rules(

@@ -29,13 +29,6 @@ UNAUTHENTICATED = {
 MODELS = "/v1/models"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    auth_cache.reset_for_tests()
-    yield
-    auth_cache.reset_for_tests()
-
-
 def get(client, path, credential=None, **headers):
     if credential is not None:
         headers["Authorization"] = f"Bearer {credential}"
@@ -310,3 +303,36 @@ async def test_a_requester_going_away_does_not_cancel_the_shared_lookup(monkeypa
     with pytest.raises(Unauthenticated):
         await auth.aauthenticate(request)
     auth_cache.reset_for_tests()
+
+
+def test_an_address_whose_credentials_keep_failing_gets_429_before_any_lookup(
+    client, project_key, settings, django_assert_num_queries
+):
+    """Each unknown credential costs a lookup: past AUTH_FAILURE_RATE, an address's
+    unknown credentials are refused without one; known ones still work."""
+    settings.AUTH_FAILURE_RATE = "3/min"
+    auth.reset_for_tests()
+    secret = project_key[1]
+    assert get(client, MODELS, secret).status_code == 200  # now in the cache
+    for n in range(3):
+        assert_unauthenticated(get(client, MODELS, f"sk-project_{n:048d}"))
+    with django_assert_num_queries(0):
+        refused = get(client, MODELS, "sk-project_" + "9" * 48)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+        assert get(client, MODELS, secret).status_code == 200  # a cached key
+    elsewhere = client.get(
+        MODELS,
+        HTTP_AUTHORIZATION="Bearer sk-project_" + "8" * 48,
+        REMOTE_ADDR="10.0.0.9",
+    )
+    assert_unauthenticated(elsewhere)
+
+
+def test_malformed_tokens_count_as_failures(client, db, settings):
+    settings.AUTH_FAILURE_RATE = "2/min"
+    auth.reset_for_tests()
+    for _ in range(2):
+        assert_unauthenticated(get(client, MODELS, "not-a-jwt"))
+    assert get(client, MODELS, "sk-project_" + "7" * 48).status_code == 429
