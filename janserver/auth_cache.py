@@ -5,6 +5,12 @@ Authentication on the hot path reads only this cache. A change that affects a cr
 (key revoked, user disabled, session revoked) drops the entry here at once and, after the
 transaction commits, is broadcast on the channel layer so that every other process drops
 it within milliseconds (Redis). Without Redis, the short TTL bounds staleness.
+
+With Redis, entries live AUTH_CACHE_TTL_SECONDS only while this process is known to
+receive the broadcasts: its listener checks Redis whenever no message came for
+HEALTH_CHECK_SECONDS. Redis unreachable, entries older than the short TTL of a
+deployment without Redis (AUTH_CACHE_FALLBACK_TTL_SECONDS) count as missing: a key
+revoked elsewhere meanwhile stops working here within seconds, not a minute.
 """
 
 import asyncio
@@ -12,6 +18,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -28,24 +35,37 @@ MISSING = object()
 
 
 class TTLCache:
-    """A thread-safe LRU dict whose entries expire `ttl` seconds after they were stored."""
+    """A thread-safe LRU dict whose entries expire `ttl` seconds after they were
+    stored, or `fallback_ttl` seconds while `trusted()` says broadcasts may be lost."""
 
-    def __init__(self, ttl: float, max_entries: int) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int,
+        fallback_ttl: float | None = None,
+        trusted: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.ttl = ttl
+        self.fallback_ttl = ttl if fallback_ttl is None else min(ttl, fallback_ttl)
+        self.trusted = trusted
         self.max_entries = max_entries
+        # key -> (stored at, value)
         self._data: OrderedDict[tuple[str, str], tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, str]) -> Any:
         """Return the cached value, or MISSING when absent or expired."""
         entry = self._data.get(key)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None:
+            return MISSING
+        ttl = self.ttl if self.trusted() else self.fallback_ttl
+        if entry[0] + ttl < time.monotonic():
             return MISSING
         return entry[1]
 
     def set(self, key: tuple[str, str], value: Any) -> None:
         with self._lock:
-            self._data[key] = (time.monotonic() + self.ttl, value)
+            self._data[key] = (time.monotonic(), value)
             self._data.move_to_end(key)
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
@@ -71,9 +91,30 @@ def cache() -> TTLCache:
     global _cache
     if _cache is None:
         _cache = TTLCache(
-            settings.AUTH_CACHE_TTL_SECONDS, settings.AUTH_CACHE_MAX_ENTRIES
+            settings.AUTH_CACHE_TTL_SECONDS,
+            settings.AUTH_CACHE_MAX_ENTRIES,
+            fallback_ttl=settings.AUTH_CACHE_FALLBACK_TTL_SECONDS,
+            trusted=broadcasts_received,
         )
     return _cache
+
+
+# Until when this process is known to receive broadcast invalidations (monotonic).
+_received_until = 0.0
+HEALTH_CHECK_SECONDS = 5.0
+
+
+def broadcasts_received() -> bool:
+    """Whether invalidations broadcast by other processes reach this one now: always
+    without Redis (nothing is broadcast; the TTL is short anyway), with Redis while
+    the listener is subscribed and Redis answered within the last check."""
+    return not settings.REDIS_URL or time.monotonic() < _received_until
+
+
+def received_for(seconds: float) -> None:
+    """Vouch that broadcasts reach this process for the next `seconds` (the listener)."""
+    global _received_until
+    _received_until = time.monotonic() + seconds
 
 
 def get_or_load(key: tuple[str, str], load: Callable[[], Any]) -> Any:
@@ -165,16 +206,46 @@ async def _listen() -> None:
     cache().clear()
     try:
         while True:
-            message = await layer.receive(channel)
+            received_for(2 * HEALTH_CHECK_SECONDS)
+            try:
+                async with asyncio.timeout(HEALTH_CHECK_SECONDS):
+                    message = await layer.receive(channel)
+            except TimeoutError:
+                await _redis_ping()  # quiet: is it still there?
+                continue
             _apply(message.get("kind", "all"), message.get("value", ""))
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await layer.group_discard(GROUP, channel)
         raise
     except Exception:
-        logger.exception("Auth cache listener stopped; relying on the TTL")
+        received_for(0)
+        logger.exception("Auth cache listener stopped; relying on the short TTL")
+
+
+_pings: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _redis_ping() -> None:
+    """Raise unless Redis answers (within the cache's socket timeouts)."""
+    if not settings.REDIS_URL:
+        return
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    client = _pings.get(loop)
+    if client is None:
+        client = _pings[loop] = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2
+        )
+    await client.ping()
 
 
 def reset_for_tests() -> None:
-    """Forget every cached credential and conversation (tests start from none)."""
+    """Forget every cached credential and conversation, and whether broadcasts were
+    received (tests start from none)."""
+    global _received_until
     cache().clear()
+    _received_until = 0.0

@@ -364,6 +364,9 @@ SOCIALACCOUNT_PROVIDERS = {
 # Who a credential is stays cached in each process; changes are broadcast on the channel
 # layer (Redis), and the TTL bounds staleness where there is no broadcast (no Redis).
 AUTH_CACHE_TTL_SECONDS = env_int("AUTH_CACHE_TTL_SECONDS", 60 if REDIS_URL else 2)
+# How long cached credentials live while Redis (and so the broadcast of revocations)
+# cannot be reached: as long as without Redis.
+AUTH_CACHE_FALLBACK_TTL_SECONDS = 2
 AUTH_CACHE_MAX_ENTRIES = 50_000
 API_KEY_LAST_USED_FLUSH_SECONDS = 60
 

@@ -336,3 +336,29 @@ def test_malformed_tokens_count_as_failures(client, db, settings):
     for _ in range(2):
         assert_unauthenticated(get(client, MODELS, "not-a-jwt"))
     assert get(client, MODELS, "sk-project_" + "7" * 48).status_code == 429
+
+
+def test_cached_credentials_live_briefly_while_broadcasts_may_be_lost(monkeypatch):
+    """Redis unreachable: a revocation broadcast elsewhere cannot arrive, so entries
+    live only the short TTL of a deployment without Redis."""
+    now = [1000.0]
+    monkeypatch.setattr(auth_cache.time, "monotonic", lambda: now[0])
+    trusted = [True]
+    cache = auth_cache.TTLCache(60, 10, fallback_ttl=2, trusted=lambda: trusted[0])
+    cache.set(("key", "k"), "principal")
+    now[0] += 3
+    assert cache.get(("key", "k")) == "principal"
+    trusted[0] = False
+    assert cache.get(("key", "k")) is auth_cache.MISSING
+    cache.set(("key", "k"), "principal")
+    assert cache.get(("key", "k")) == "principal"
+
+
+def test_broadcasts_count_as_received_only_while_the_listener_vouches(settings):
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    assert not auth_cache.broadcasts_received()  # no listener has vouched yet
+    auth_cache.received_for(10)
+    assert auth_cache.broadcasts_received()
+    auth_cache.reset_for_tests()
+    settings.REDIS_URL = ""
+    assert auth_cache.broadcasts_received()  # nothing is broadcast without Redis
