@@ -97,13 +97,19 @@ _redis_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = (
 
 
 def _redis() -> Any:
-    """Return this event loop's Redis client."""
+    """Return this event loop's Redis client (for the REDIS_URL of the moment)."""
     import redis.asyncio
 
     loop = asyncio.get_running_loop()
-    client = _redis_clients.get(loop)
-    if client is None:
-        client = _redis_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    url, client = _redis_clients.get(loop, (None, None))
+    if client is None or url != settings.REDIS_URL:
+        client = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL,
+            socket_connect_timeout=1,
+            # Longer than the longest blocking read (a heartbeat's wait).
+            socket_timeout=float(settings.SSE_HEARTBEAT_SECONDS) + 5,
+        )
+        _redis_clients[loop] = (settings.REDIS_URL, client)
     return client
 
 

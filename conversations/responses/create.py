@@ -183,10 +183,15 @@ async def start_foreground(prepared: Prepared) -> runner.Run:
 
 
 async def start_background(prepared: Prepared) -> runner.Run:
-    """Store the queued response and start generating it in this event loop."""
+    """Store the queued response and start generating it in this event loop.
+
+    Its events go to the shared buffer: unreachable (Redis down), the create answers
+    503 rather than leaving a response nobody can follow.
+    """
+    events = buffer.event_buffer()
+    await events.exists(prepared.record.public_id)
     await _store(prepared)
     run = _run(prepared)
-    events = buffer.event_buffer()
     run.publish = functools.partial(events.append, prepared.record.public_id)
     background.spawn(runner.run_in_background(run), name="response-background")
     return run

@@ -235,11 +235,21 @@ async def _conclude_and_publish(run: Run, status: str) -> None:
 
 
 async def drive(run: Run) -> None:
-    """Run a background response to its end, publishing every event as it comes."""
+    """Run a background response to its end, publishing every event as it comes.
+
+    An event that cannot be published (the buffer went away) is logged and the run
+    goes on: its end is still stored, for a client that polls.
+    """
 
     async def publish(event: Event | None) -> None:
-        if event is not None and run.publish is not None:
+        if event is None or run.publish is None:
+            return
+        try:
             await run.publish(event)
+        except Exception:
+            logger.exception(
+                "Event %s of %s not published", event["type"], run.record.public_id
+            )
 
     await execute(run, publish)
 

@@ -262,3 +262,15 @@ async def test_a_buffer_failing_mid_stream_ends_with_one_error_event(monkeypatch
         "param": None,
         "sequence_number": 1,
     }
+
+
+def test_a_background_response_with_redis_unreachable_is_a_503_and_not_stored(
+    live, settings
+):
+    """Nobody could follow its events: refused before anything is stored."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    answer = live.post(
+        "/v1/responses", {"model": MODEL, "input": "Hi", "background": True}
+    )
+    assert answer.status_code == 503
+    assert not Response.objects.exists()
