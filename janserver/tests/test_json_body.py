@@ -3,15 +3,11 @@
 from typing import Any
 
 import pytest
-from django.test import Client
 
-from accounts.services import user_register
-from accounts.tokens import tokens_issue
 from conversations.models import Conversation, Item, Workspace
 from janserver.errors import APIError, InvalidJSON
 from janserver.http.json_body import MAX_DEPTH, loads, object_loads, value_check
-from orgs.models import OrganizationMember, Project
-from orgs.services import organization_default_ensure
+from orgs.models import Project
 
 SURROGATE = b'"x\\ud800y"'
 NUL = b'"x\\u0000y"'
@@ -139,29 +135,8 @@ BAD_BODIES = {
 }
 
 
-@pytest.fixture
-def owner_client(db):
-    organization = organization_default_ensure()
-    owner = user_register(email="owner@example.com")
-    OrganizationMember.objects.filter(user=owner).update(role="owner")
-    token = tokens_issue(user=owner).access
-    client = Client(headers={"Authorization": f"Bearer {token}"})
-    conversation = client.post(
-        "/v1/conversations", {"title": "kept"}, content_type="application/json"
-    ).json()
-    workspace = client.post(
-        "/v1/conv/workspaces", {"name": "kept"}, content_type="application/json"
-    ).json()
-    ids = {
-        "conv": conversation["id"],
-        "ws": workspace["id"],
-        "proj": Project.objects.get(organization=organization).public_id,
-        "user": owner.public_id,
-    }
-    return client, ids
-
-
-def _counts() -> tuple[int, ...]:
+def stored_counts() -> tuple[int, ...]:
+    """How many conversations, items, workspaces and projects are stored."""
     return (
         Conversation.objects.count(),
         Item.objects.count(),
@@ -175,7 +150,7 @@ def _counts() -> tuple[int, ...]:
 def test_every_json_route_refuses_unstorable_bodies(method, path, bad, owner_client):
     """400 in OpenAI's shape, nothing stored, and the lists still answer."""
     client, ids = owner_client
-    before = _counts()
+    before = stored_counts()
     response = getattr(client, method)(
         path.format(**ids), BAD_BODIES[bad], content_type="application/json"
     )
@@ -185,7 +160,7 @@ def test_every_json_route_refuses_unstorable_bodies(method, path, bad, owner_cli
     assert error["code"] == "invalid_value"
     if bad != "deep":
         assert error["param"] == "metadata.k"
-    assert _counts() == before
+    assert stored_counts() == before
     listed = client.get("/v1/conversations")
     assert listed.status_code == 200
     assert [c["title"] for c in listed.json()["data"]] == ["kept"]
