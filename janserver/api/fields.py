@@ -13,7 +13,7 @@ def unix(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp())
 
 
-@extend_schema_field(OpenApiTypes.INT)
+@extend_schema_field({"type": ["integer", "null"]})
 class UnixTimestampField(serializers.Field):
     """A datetime written as unix seconds (null stays null)."""
 
@@ -36,7 +36,7 @@ class ConstantField(serializers.Field):
         return self.value
 
 
-@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+@extend_schema_field({"type": ["integer", "string"]})
 class FutureTimestampField(serializers.Field):
     """A future instant given as unix seconds or an RFC 3339 string with an offset."""
 

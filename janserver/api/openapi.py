@@ -50,6 +50,9 @@ def event_stream(data: dict[str, Any], description: str) -> dict[str, Any]:
 
 ERRORS = {
     "400": json_body(ref("Error"), "Invalid request (`param` names the field)."),
+    "408": json_body(ref("Error"), "The request body did not arrive in time."),
+    "409": json_body(ref("Error"), "A conflict with the current state."),
+    "415": json_body(ref("Error"), "The body is not JSON."),
     "401": json_body(ref("Error"), "Missing, unknown, expired or revoked credential."),
     "403": json_body(ref("Error"), "The credential may not use this route."),
     "404": json_body(ref("Error"), "Unknown, or another tenant's, object or model."),
@@ -64,6 +67,12 @@ ERRORS = {
 def errors(*statuses: int) -> dict[str, Any]:
     """The error answers of an operation, by status."""
     return {str(status): ERRORS[str(status)] for status in statuses}
+
+
+# What any operation may answer (docs/api.md §1): a bad request or body, a missing or
+# refused credential, an unknown or foreign object, a body too slow or too large or not
+# JSON, a limit, the database or Redis unreachable.
+EVERY_OPERATION = ("400", "401", "403", "404", "408", "413", "415", "429", "503")
 
 
 register_components(
@@ -145,5 +154,20 @@ def add_documented_views(result: dict[str, Any], **kwargs: Any) -> dict[str, Any
                 else [],
             }
             item[method].pop("x-authenticated", None)
+    _with_common_errors(paths)
     result.setdefault("components", {}).setdefault("schemas", {}).update(_components)
     return result
+
+
+def _with_common_errors(paths: dict[str, Any]) -> None:
+    """Document on every operation the errors any operation may answer (and on every
+    write, 409)."""
+    for item in paths.values():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            public = not operation.get("security", [{}])
+            statuses = EVERY_OPERATION if method == "get" else (*EVERY_OPERATION, "409")
+            for status in statuses:
+                if not (public and status in ("401", "403")):
+                    operation["responses"].setdefault(status, ERRORS[status])

@@ -1,5 +1,6 @@
 """OpenAPI descriptions of the admin API's envelopes (lists, deletions, Jan's wrapper)."""
 
+import functools
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -22,16 +23,19 @@ def list_of(serializer_class: type[serializers.Serializer], name: str) -> Any:
     )
 
 
+@functools.cache  # one component per name, however many views use it
 def deleted(name: str) -> Any:
-    """Return the schema of a deletion confirmation."""
-    return inline_serializer(
-        name=f"{name}Deleted",
-        fields={
-            "object": serializers.CharField(),
-            "id": serializers.CharField(),
-            "deleted": serializers.BooleanField(),
-        },
-    )
+    """Return the answers of a deletion: OpenAI's confirmation object, with a 200."""
+    return {
+        200: inline_serializer(
+            name=f"{name}Deleted",
+            fields={
+                "object": serializers.CharField(),
+                "id": serializers.CharField(),
+                "deleted": serializers.BooleanField(),
+            },
+        )
+    }
 
 
 def jan_result(serializer: Any, name: str) -> Any:
