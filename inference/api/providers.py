@@ -109,9 +109,9 @@ class _ProviderSyncView(_ProviderView):
         return Response(ProviderSerializer(provider).data)
 
 
-# One schema component each, shared by the organization and project routes.
+# One schema component, shared by the organization and project routes (deleted() is
+# cached likewise).
 PROVIDER_LIST = list_of(ProviderSerializer, "Provider")
-PROVIDER_DELETED = deleted("Provider")
 
 
 def _list_schemas(prefix: str) -> dict[str, Any]:
