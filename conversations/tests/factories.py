@@ -8,40 +8,37 @@ from orgs.models import ProjectMember
 from orgs.tests.factories import ProjectFactory
 
 
-class WorkspaceFactory(factory.django.DjangoModelFactory):
+class _OwnedInProjectFactory(factory.django.DjangoModelFactory):
+    """An object with an owner in a project; the owner belongs to the project, as the
+    services make them."""
+
+    class Meta:
+        abstract = True
+        skip_postgeneration_save = True
+
+    owner = factory.SubFactory(UserFactory)
+    project = factory.SubFactory(ProjectFactory)
+
+    @factory.post_generation
+    def owner_membership(
+        self, create: bool, extracted: object, **kwargs: object
+    ) -> None:
+        if create:
+            ProjectMember.objects.get_or_create(project=self.project, user=self.owner)
+
+
+class WorkspaceFactory(_OwnedInProjectFactory):
     class Meta:
         model = Workspace
-        skip_postgeneration_save = True
 
-    owner = factory.SubFactory(UserFactory)
-    project = factory.SubFactory(ProjectFactory)
     name = factory.Sequence(lambda n: f"Workspace {n}")
 
-    @factory.post_generation
-    def owner_membership(
-        self, create: bool, extracted: object, **kwargs: object
-    ) -> None:
-        """Owners belong to their object's project, as the services make them."""
-        if create:
-            ProjectMember.objects.get_or_create(project=self.project, user=self.owner)
 
-
-class ConversationFactory(factory.django.DjangoModelFactory):
+class ConversationFactory(_OwnedInProjectFactory):
     class Meta:
         model = Conversation
-        skip_postgeneration_save = True
 
-    owner = factory.SubFactory(UserFactory)
-    project = factory.SubFactory(ProjectFactory)
     title = factory.Sequence(lambda n: f"Chat {n}")
-
-    @factory.post_generation
-    def owner_membership(
-        self, create: bool, extracted: object, **kwargs: object
-    ) -> None:
-        """Owners belong to their object's project, as the services make them."""
-        if create:
-            ProjectMember.objects.get_or_create(project=self.project, user=self.owner)
 
 
 class ItemFactory(factory.django.DjangoModelFactory):
