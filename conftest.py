@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -14,6 +15,7 @@ import uvicorn
 from django.core import serializers
 from django.db import connection, transaction
 from django.db.backends.base.creation import BaseDatabaseCreation
+from pytest_django.plugin import blocking_manager_key
 
 from accounts.tests.factories import SuperUserFactory, UserFactory
 from inference import catalog, routing, upstream
@@ -84,31 +86,24 @@ def _fast_serialized_rollback() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="session")
-def _baseline(django_db_setup, django_db_blocker) -> str:
-    """The test database's rows right after its migrations (data migrations' rows,
-    content types, permissions), serialized."""
-    with django_db_blocker.unblock():
-        return connection.creation.serialize_db_to_string()
-
-
-@pytest.fixture(autouse=True)
-def _baseline_after_flush(request) -> Iterator[None]:
-    """A transactional test ends with the database flushed; put the baseline back
-    at once, so that the tests after it (in whatever order pytest-xdist runs them)
-    find the rows the migrations made."""
-    marker = request.node.get_closest_marker("django_db")
-    transactional = "transactional_db" in request.fixturenames or (
+def _transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return "transactional_db" in getattr(item, "fixturenames", ()) or (
         marker is not None and marker.kwargs.get("transaction", False)
     )
-    if not transactional:
-        yield
-        return
-    baseline = request.getfixturevalue("_baseline")
-    blocker = request.getfixturevalue("django_db_blocker")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A transactional test ends with the database flushed; put the rows Django
+    serialized after the migrations (the default organization, content types) back
+    at once, after every fixture's teardown, so that the tests after it (in whatever
+    order pytest-xdist runs them, and the next run with --reuse-db) find them."""
     yield
-    with blocker.unblock():
-        connection.creation.deserialize_db_from_string(baseline)
+    baseline = getattr(connection, "_test_serialized_contents", None)
+    if baseline and _transactional(item):
+        with item.config.stash[blocking_manager_key].unblock():
+            connection.creation.deserialize_db_from_string(baseline)
 
 
 @pytest.fixture

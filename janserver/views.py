@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 import janserver
-from janserver.api.openapi import documented, json_body, ref
+from janserver.api.openapi import documented, json_doc, ref
 
 _migrations_applied = False
 
@@ -57,7 +57,7 @@ def _database_ready() -> str | None:
             "tags": ["server"],
             "x-authenticated": False,
             "responses": {
-                "200": json_body(
+                "200": json_doc(
                     {
                         "type": "object",
                         "properties": {
@@ -67,7 +67,7 @@ def _database_ready() -> str | None:
                     },
                     "The database answers and every migration is applied.",
                 ),
-                "503": json_body(
+                "503": json_doc(
                     {
                         "allOf": [
                             ref("Error"),
@@ -122,7 +122,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
             "tags": ["server"],
             "x-authenticated": False,
             "responses": {
-                "200": json_body(
+                "200": json_doc(
                     {
                         "type": "object",
                         "required": ["version", "env_reloaded_at"],

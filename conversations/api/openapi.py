@@ -4,10 +4,10 @@ from typing import Any
 
 from janserver.api.openapi import (
     errors,
-    event_stream,
-    json_body,
+    json_doc,
     ref,
     register_components,
+    sse_content,
 )
 
 _OPEN = {"additionalProperties": True}
@@ -142,7 +142,7 @@ CONV_CHAT_COMPLETIONS: dict[str, Any] = {
             }
         ],
         "requestBody": {
-            **json_body(ref("ConvChatCompletionRequest")),
+            **json_doc(ref("ConvChatCompletionRequest")),
             "required": True,
         },
         "responses": {
@@ -151,11 +151,11 @@ CONV_CHAT_COMPLETIONS: dict[str, Any] = {
                 "metadata event, then the chat completion's events.",
                 "content": {
                     "application/json": {"schema": ref("ChatCompletion")},
-                    **event_stream(ref("ChatCompletionChunk"), "")["content"],
+                    **sse_content(ref("ChatCompletionChunk")),
                 },
             },
             **errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
-            "409": json_body(ref("Error"), "The Idempotency-Key is in use."),
+            "409": json_doc(ref("Error"), "The Idempotency-Key is in use."),
         },
     }
 }
@@ -165,7 +165,7 @@ _STREAM_OR_OBJECT = {
         "description": "The response object, or with `stream: true` its events.",
         "content": {
             "application/json": {"schema": ref("Response")},
-            **event_stream(ref("ResponseStreamEvent"), "")["content"],
+            **sse_content(ref("ResponseStreamEvent")),
         },
     }
 }
@@ -174,7 +174,7 @@ RESPONSES: dict[str, Any] = {
     "post": {
         "operationId": "createResponse",
         "tags": ["responses"],
-        "requestBody": {**json_body(ref("ResponseCreateRequest")), "required": True},
+        "requestBody": {**json_doc(ref("ResponseCreateRequest")), "required": True},
         "responses": {
             **_STREAM_OR_OBJECT,
             **errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
@@ -201,7 +201,7 @@ RESPONSE_DETAIL: dict[str, Any] = {
         "operationId": "deleteResponse",
         "tags": ["responses"],
         "responses": {
-            "200": json_body(ref("ResponseDeleted")),
+            "200": json_doc(ref("ResponseDeleted")),
             **errors(401, 403, 404),
         },
     },
@@ -211,7 +211,7 @@ RESPONSE_CANCEL: dict[str, Any] = {
     "post": {
         "operationId": "cancelResponse",
         "tags": ["responses"],
-        "responses": {"200": json_body(ref("Response")), **errors(400, 401, 403, 404)},
+        "responses": {"200": json_doc(ref("Response")), **errors(400, 401, 403, 404)},
     }
 }
 
@@ -225,7 +225,7 @@ RESPONSE_INPUT_ITEMS: dict[str, Any] = {
             {"name": "after", "in": "query", "schema": {"type": "string"}},
         ],
         "responses": {
-            "200": json_body(ref("ResponseItemList")),
+            "200": json_doc(ref("ResponseItemList")),
             **errors(400, 401, 403, 404),
         },
     }

@@ -103,6 +103,7 @@ def response_finish(
     conversation `conversation_id`, also for a response that is not stored.
     """
     row = None
+    output = storable(record.output)
     if record.store:
         row = (
             Response.objects.select_for_update()
@@ -113,16 +114,16 @@ def response_finish(
             return None
         if row.status == ResponseStatus.CANCELLED:
             record.status = ResponseStatus.CANCELLED
-        _write_outcome(row, record)
+        _write_outcome(row, record, output)
     if conversation_id is not None and record.status in APPENDED_STATUSES:
-        _append(conversation_id, record.input_items + storable(record.output), row)
+        _append(conversation_id, record.input_items + output, row)
     return record.status
 
 
-def _write_outcome(row: Response, record: Record) -> None:
+def _write_outcome(row: Response, record: Record, output: list) -> None:
     now = timezone.now()
     row.status = record.status
-    row.output = storable(record.output)
+    row.output = output
     row.usage = record.usage
     row.error = record.error
     row.incomplete_details = record.incomplete_details

@@ -4,10 +4,10 @@ from typing import Any
 
 from janserver.api.openapi import (
     errors,
-    event_stream,
-    json_body,
+    json_doc,
     ref,
     register_components,
+    sse_content,
 )
 
 _OPEN = {"additionalProperties": True}
@@ -158,7 +158,7 @@ MODELS_LIST: dict[str, Any] = {
         "summary": "The models the caller may use.",
         "tags": ["models"],
         "parameters": [PROVIDER_DATA],
-        "responses": {"200": json_body(ref("ModelList")), **errors(401, 403)},
+        "responses": {"200": json_doc(ref("ModelList")), **errors(401, 403)},
     }
 }
 
@@ -167,7 +167,7 @@ MODEL_DETAIL: dict[str, Any] = {
         "operationId": "retrieveModel",
         "tags": ["models"],
         "parameters": [PROVIDER_DATA],
-        "responses": {"200": json_body(ref("Model")), **errors(401, 403, 404)},
+        "responses": {"200": json_doc(ref("Model")), **errors(401, 403, 404)},
     }
 }
 
@@ -180,13 +180,13 @@ def _generation(
             "operationId": operation_id,
             "summary": summary,
             "tags": ["inference"],
-            "requestBody": {**json_body(ref(request)), "required": True},
+            "requestBody": {**json_doc(ref(request)), "required": True},
             "responses": {
                 "200": {
                     "description": "The answer, or with `stream: true` its events.",
                     "content": {
                         "application/json": {"schema": ref(answer)},
-                        **event_stream(ref(chunk), "")["content"],
+                        **sse_content(ref(chunk)),
                     },
                 },
                 **errors(400, 401, 403, 404, 413, 429, 502, 503, 504),

@@ -28,39 +28,34 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def json_body(
+def json_doc(
     schema: dict[str, Any], description: str = "The answer."
 ) -> dict[str, Any]:
-    """A JSON request or response body."""
+    """The description of a JSON request or response body."""
     return {
         "description": description,
         "content": {"application/json": {"schema": schema}},
     }
 
 
-def event_stream(data: dict[str, Any], description: str) -> dict[str, Any]:
-    """A `text/event-stream` answer whose events carry `data` as JSON."""
-    return {
-        "description": description,
-        "content": {
-            "text/event-stream": {"schema": {"type": "string"}, "x-event-data": data}
-        },
-    }
+def sse_content(data: dict[str, Any]) -> dict[str, Any]:
+    """The `content` entry of a `text/event-stream` answer whose events carry `data`."""
+    return {"text/event-stream": {"schema": {"type": "string"}, "x-event-data": data}}
 
 
 ERRORS = {
-    "400": json_body(ref("Error"), "Invalid request (`param` names the field)."),
-    "408": json_body(ref("Error"), "The request body did not arrive in time."),
-    "409": json_body(ref("Error"), "A conflict with the current state."),
-    "415": json_body(ref("Error"), "The body is not JSON."),
-    "401": json_body(ref("Error"), "Missing, unknown, expired or revoked credential."),
-    "403": json_body(ref("Error"), "The credential may not use this route."),
-    "404": json_body(ref("Error"), "Unknown, or another tenant's, object or model."),
-    "413": json_body(ref("Error"), "The body is larger than the server accepts."),
-    "429": json_body(ref("Error"), "Rate limited (`Retry-After`)."),
-    "502": json_body(ref("Error"), "The model server answered garbage."),
-    "503": json_body(ref("Error"), "No model server available (`Retry-After`)."),
-    "504": json_body(ref("Error"), "The model server sent nothing in time."),
+    "400": json_doc(ref("Error"), "Invalid request (`param` names the field)."),
+    "408": json_doc(ref("Error"), "The request body did not arrive in time."),
+    "409": json_doc(ref("Error"), "A conflict with the current state."),
+    "415": json_doc(ref("Error"), "The body is not JSON."),
+    "401": json_doc(ref("Error"), "Missing, unknown, expired or revoked credential."),
+    "403": json_doc(ref("Error"), "The credential may not use this route."),
+    "404": json_doc(ref("Error"), "Unknown, or another tenant's, object or model."),
+    "413": json_doc(ref("Error"), "The body is larger than the server accepts."),
+    "429": json_doc(ref("Error"), "Rate limited (`Retry-After`)."),
+    "502": json_doc(ref("Error"), "The model server answered garbage."),
+    "503": json_doc(ref("Error"), "No model server available (`Retry-After`)."),
+    "504": json_doc(ref("Error"), "The model server sent nothing in time."),
 }
 
 

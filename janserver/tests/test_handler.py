@@ -32,23 +32,26 @@ def http_scope(path: str, method: str = "GET") -> dict[str, Any]:
     }
 
 
-async def call(path: str, *, disconnect_after: float | None = None) -> list[dict]:
-    """Serve one request; the client goes away `disconnect_after` seconds into it."""
+async def call(path: str, *, disconnect_after_parts: int | None = None) -> list[dict]:
+    """Serve one request; the client goes away once it has received
+    `disconnect_after_parts` parts of the body (never, if None)."""
     sent: list[dict] = []
     requested = False
+    enough = asyncio.Event()
 
     async def receive() -> dict:
         nonlocal requested
         if not requested:
             requested = True
             return {"type": "http.request", "body": b"", "more_body": False}
-        if disconnect_after is None:
-            await asyncio.Event().wait()  # the client stays
-        await asyncio.sleep(disconnect_after)
+        await enough.wait()
         return {"type": "http.disconnect"}
 
     async def send(message: dict) -> None:
         sent.append(message)
+        parts = sum(m["type"] == "http.response.body" for m in sent)
+        if disconnect_after_parts is not None and parts >= disconnect_after_parts:
+            enough.set()
 
     await JanserverASGIHandler()(http_scope(path), receive, send)
     return sent
@@ -94,7 +97,7 @@ async def test_a_pumped_response_is_written_straight_to_send():
 
 async def test_a_client_going_away_cancels_the_pump():
     urls_handler.seen.clear()
-    sent = await call("/test/endless", disconnect_after=0.05)
+    sent = await call("/test/endless", disconnect_after_parts=3)
     assert urls_handler.seen == ["cancelled"]
     assert sent[0]["status"] == 200
     assert all(m["more_body"] for m in sent[1:])  # no end: the client is gone
