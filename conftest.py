@@ -21,6 +21,7 @@ from accounts.tests.factories import SuperUserFactory, UserFactory
 from inference import catalog, routing, upstream
 from janserver import auth, auth_cache
 from janserver.tests.live_server import free_port, migrated_copy
+from limits import admission
 from orgs.models import Organization
 from orgs.services import api_key_create, organization_default_ensure
 from orgs.tests.factories import (
@@ -64,6 +65,7 @@ PROCESS_STATE_RESETS = (
     auth_cache.reset_for_tests,
     catalog.reset_for_tests,
     routing.reset_for_tests,
+    admission.reset_for_tests,
 )
 
 
@@ -100,10 +102,25 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     at once, after every fixture's teardown, so that the tests after it (in whatever
     order pytest-xdist runs them, and the next run with --reuse-db) find them."""
     yield
+    if nextitem is None:  # the last test: _baseline_at_exit restores it
+        return
+    _restore_baseline(item.config, _transactional(item))
+
+
+def _restore_baseline(config: pytest.Config, flushed: bool) -> None:
     baseline = getattr(connection, "_test_serialized_contents", None)
-    if baseline and _transactional(item):
-        with item.config.stash[blocking_manager_key].unblock():
+    if baseline and flushed:
+        with config.stash[blocking_manager_key].unblock():
             connection.creation.deserialize_db_from_string(baseline)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _baseline_at_exit(request, django_db_setup) -> Iterator[None]:
+    """After the last test (often a transactional one, which pytest-django runs
+    last) and before the test database is closed: put the baseline back, so that
+    the next run with --reuse-db serializes it again."""
+    yield
+    _restore_baseline(request.config, True)
 
 
 @pytest.fixture

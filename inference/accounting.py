@@ -10,6 +10,7 @@ from inference import metrics, usage
 from inference.catalog import Route
 from inference.models import UsageStatus
 from janserver.principal import Principal
+from limits.admission import Ticket
 
 
 @dataclass
@@ -25,6 +26,13 @@ class Accounting:
     upstream_first: float | None = None
     client_first: float | None = None
     finished: bool = False
+    # The rate limits' reservation (inference.pipeline.admit), settled by finish().
+    ticket: Ticket | None = None
+
+    @property
+    def limit_headers(self) -> dict[str, str]:
+        """OpenAI's x-ratelimit-* headers for the answer (none without limits)."""
+        return self.ticket.headers if self.ticket is not None else {}
 
     def upstream_request(self) -> None:
         self.upstream_sent = time.perf_counter()
@@ -61,6 +69,12 @@ class Accounting:
         self.finished = True
         principal = self.principal
         counts = usage_data or {}
+        prompt_tokens = _count(counts.get("prompt_tokens"))
+        completion_tokens = (
+            _count(counts.get("completion_tokens")) or completion_tokens_seen
+        )
+        if self.ticket is not None:
+            self.ticket.settle(prompt_tokens + completion_tokens)
         metrics.observe_request(self.endpoint, http_status)
         usage.record(
             usage.UsageEntry(
@@ -75,9 +89,8 @@ class Accounting:
                 stream=self.stream,
                 status=status,
                 http_status=http_status,
-                prompt_tokens=_count(counts.get("prompt_tokens")),
-                completion_tokens=_count(counts.get("completion_tokens"))
-                or completion_tokens_seen,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
                 time_to_first_token_ms=_ms(self.client_first, self.started),
                 duration_ms=(time.perf_counter() - self.started) * 1000,
                 client_disconnected=disconnected,

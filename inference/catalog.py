@@ -223,6 +223,16 @@ def visible_models(snap: Snapshot, principal: Principal) -> Models:
     return models
 
 
+def project_model_ids(
+    snap: Snapshot, organization_id: int, project_id: int
+) -> list[str]:
+    """The ids of the models a project's keys may use, sorted."""
+    models = dict(snap.shared)
+    models.update(snap.by_organization.get(organization_id, {}))
+    models.update(snap.by_project.get(project_id, {}))
+    return sorted(model_id for model_id, entry in models.items() if entry.routes)
+
+
 def reset_for_tests() -> None:
     """Forget the catalog: the next request loads it anew, before it is answered
     (tests change providers freely)."""

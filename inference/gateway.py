@@ -1,6 +1,7 @@
 """The service behind /v1/chat/completions and /v1/completions.
 
-Parse, look the model up, open the upstream request (inference.pipeline), then relay:
+Parse, look the model up, admit the request under its rate limits, open the upstream
+request (inference.pipeline), then relay:
 a stream event by event (the pump of the Answer), or a whole JSON answer.
 """
 
@@ -29,12 +30,12 @@ async def complete(call: Call, endpoint: Endpoint) -> Answer:
     payload = parse(call.body, endpoint)
     entry = await pipeline.model_for(call.principal, payload.model)
     check_context(payload, entry.context_length)
-    account = pipeline.accounting(call, payload, endpoint.name)
+    account = await pipeline.admit(call, payload, endpoint.name)
     opened = await pipeline.open_upstream(payload, entry, account)
     if payload.stream:
-        return Answer(pump=stream_pump(opened, payload))
+        return Answer(pump=stream_pump(opened, payload), headers=account.limit_headers)
     body, _data = await read_json(opened.stream, opened.account)
-    return Answer(body=body)
+    return Answer(body=body, headers=account.limit_headers)
 
 
 MAX_JSON_BODY = 64 * 1024 * 1024

@@ -1,16 +1,21 @@
 """The request pipeline of every OpenAI endpoint, its steps in the order they run.
 
-    1. authenticate  enter(): the Bearer key or login JWT, once, in the view layer
-    2. admit         admit(): the one gate between "who is calling" and any work
-    3. parse         the endpoint's parser: inference.payloads.parse,
+    1. authenticate  enter(): the Bearer key or login JWT, once, in the view layer,
+                     and authorize(): which kinds of credential may call (not admin keys)
+    2. parse         the endpoint's parser: inference.payloads.parse,
                      conversations.completions.requests.turn_request_parse,
                      conversations.responses.requests.request_parse
-    4. route         model_for(): the model in the caller's catalog, 404 otherwise;
-                     then open_upstream(): a healthy provider (sticky per conversation or user)
-    5. relay         open_upstream() opens the upstream, failing over only before the first
-                     byte; inference.streaming.relay() is the one relay loop
+    3. route         model_for(): the model in the caller's catalog, 404 otherwise
+    4. admit         admit(): the one gate between a parsed request and the upstream:
+                     the rate limits of the caller's organization, project and key
+                     (limits.admission) reserve the request before any upstream call;
+                     429 otherwise. Its Accounting holds the reservation.
+    5. relay         open_upstream(): a healthy provider (sticky per conversation or
+                     user), failing over only before the first byte;
+                     inference.streaming.relay() is the one relay loop
                      (chat streams, conversation turns, Responses runs)
-    6. account       Accounting.finish(): one usage row per request, on every exit path
+    6. account       Accounting.finish(): one usage row per request, on every exit path;
+                     it settles the reservation with the real token count
 
 The endpoints (/v1/chat/completions, /v1/completions, /v1/conv/chat/completions,
 /v1/responses and its routes, /v1/models) call enter() first; their services take
@@ -21,11 +26,14 @@ which only the api/ modules turn into an HTTP response.
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import orjson
+from django.conf import settings
 from django.http import HttpRequest
 
 from inference import catalog, metrics, routing, upstream
 from inference.accounting import Accounting, status_for
 from inference.catalog import ModelEntry, Route
+from inference.models import UsageStatus
 from inference.payloads import InferenceRequest, upstream_body
 from inference.streaming import first_event_valid
 from janserver.auth import aauthenticate
@@ -41,14 +49,15 @@ from janserver.errors import (
     UpstreamTimeout,
 )
 from janserver.principal import Principal, PrincipalKind
+from limits import admission
 
 # Who may call the OpenAI endpoints: login users and project keys, never admin keys.
 ADMITTED_KINDS = frozenset({PrincipalKind.USER, PrincipalKind.PROJECT_KEY})
 
 
 @dataclass(frozen=True, slots=True)
-class Admission:
-    """What admit() let through: this caller, on this endpoint."""
+class Authorized:
+    """What authorize() let through: this caller, on this endpoint."""
 
     principal: Principal
     endpoint: str
@@ -58,47 +67,42 @@ class Admission:
 class Call:
     """One admitted API call, as plain values for the services."""
 
-    admission: Admission
+    authorized: Authorized
     request_id: str
     body: bytes
     headers: Mapping[str, str]
 
     @property
     def principal(self) -> Principal:
-        return self.admission.principal
+        return self.authorized.principal
 
     @property
     def endpoint(self) -> str:
-        return self.admission.endpoint
+        return self.authorized.endpoint
 
 
 async def enter(request: HttpRequest, endpoint: str) -> Call:
-    """Steps 1 and 2: authenticate the request once, admit it, return its Call.
+    """Step 1: authenticate the request once, authorize it, return its Call.
 
-    Raises Unauthenticated without a valid credential, and what admit() raises.
+    Raises Unauthenticated without a valid credential, and what authorize() raises.
     """
     principal = await aauthenticate(request)
     if principal is None:
         raise Unauthenticated()
-    admission = await admit(principal, endpoint)
     return Call(
-        admission=admission,
+        authorized=authorize(principal, endpoint),
         request_id=request.request_id,  # type: ignore[attr-defined]
         body=request.body if request.method == "POST" else b"",
         headers=request.headers,
     )
 
 
-async def admit(principal: Principal, endpoint: str) -> Admission:
-    """Step 2: decide whether this caller may call this endpoint now.
-
-    The one place between authentication and any work, for every OpenAI endpoint
-    (limits and budgets belong here). Today: the credential's kind, Forbidden for
-    admin keys.
-    """
+def authorize(principal: Principal, endpoint: str) -> Authorized:
+    """Whether this kind of credential may call the OpenAI endpoints: Forbidden for
+    admin keys."""
     if principal.kind not in ADMITTED_KINDS:
         raise Forbidden("Admin API keys can only use organization admin routes.")
-    return Admission(principal=principal, endpoint=endpoint)
+    return Authorized(principal=principal, endpoint=endpoint)
 
 
 async def model_for(principal: Principal, model_id: str) -> ModelEntry:
@@ -123,18 +127,47 @@ class Opened:
     stream: upstream.OpenStream
 
 
-def accounting(
+async def admit(
     call: Call, payload: InferenceRequest, endpoint: str, *, stream: bool | None = None
 ) -> Accounting:
-    """Step 6's record of one call, started now; `stream` says whether the client
-    asked for one (the upstream request's own setting by default)."""
-    return Accounting(
+    """Step 4: admit the request under the caller's rate limits, or raise RateLimited
+    (429, OpenAI's headers) or ServiceUnavailable (the limits' store unreachable and
+    failing closed). Returns step 6's record of the call, started now, holding the
+    reservation; `stream` says whether the client asked for one (the upstream
+    request's own setting by default). A refused request leaves its usage row too.
+    """
+    account = Accounting(
         principal=call.principal,
         request_id=call.request_id,
         endpoint=endpoint,
         model=payload.model,
         stream=payload.stream if stream is None else stream,
     )
+    try:
+        account.ticket = await admission.admit(
+            call.principal, payload.model, estimated_tokens=estimated_tokens(payload)
+        )
+    except RateLimited:  # the caller's own limits, not an upstream's
+        account.finish(status=UsageStatus.CLIENT_ERROR, http_status=429)
+        raise
+    except APIError as error:
+        account.finish(status=status_for(error.status), http_status=error.status)
+        raise
+    return account
+
+
+def estimated_tokens(payload: InferenceRequest) -> int:
+    """What a request may cost at most, for token limits: its prompt's size in
+    tokens (estimated as 4 bytes of JSON a token) and n times max_tokens (or the default
+    reservation), settled with the real count once it ends."""
+    body = payload.body
+    prompt = body.get("messages", body.get("prompt"))
+    prompt_tokens = len(orjson.dumps(prompt)) // 4 + 1 if prompt is not None else 0
+    limit = payload.max_tokens
+    completion = limit[1] if limit else settings.RATE_LIMIT_DEFAULT_COMPLETION_TOKENS
+    n = body.get("n")
+    choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+    return prompt_tokens + completion * choices
 
 
 async def open_upstream(

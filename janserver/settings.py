@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "orgs",
     "conversations",
     "inference",
+    "limits",
 ]
 
 MIDDLEWARE = [
@@ -394,6 +395,22 @@ SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0)
 INFERENCE_MAX_N = env_int("INFERENCE_MAX_N", 8)
 # How often each process reloads the provider/model catalog (changes also broadcast).
 CATALOG_REFRESH_SECONDS = env_float("CATALOG_REFRESH_SECONDS", 30.0)
+
+# Rate limits (limits/): the rows are reloaded on change and at least this often.
+RATE_LIMIT_REFRESH_SECONDS = env_float("RATE_LIMIT_REFRESH_SECONDS", 30.0)
+# Redis unreachable: admit requests without checking their limits (fail open), or
+# answer 503 (fail closed, the default: a tenant's limits are a promise to the others).
+RATE_LIMIT_FAIL_OPEN = env_bool("RATE_LIMIT_FAIL_OPEN", False)
+# A concurrency slot is held at most this long: a process killed mid-request frees
+# its slots after it (a request running longer stops counting then).
+RATE_LIMIT_SLOT_LEASE_SECONDS = env_int("RATE_LIMIT_SLOT_LEASE_SECONDS", 900)
+# The completion tokens reserved for a request without max_tokens (settled with the
+# real count once it ends).
+RATE_LIMIT_DEFAULT_COMPLETION_TOKENS = env_int(
+    "RATE_LIMIT_DEFAULT_COMPLETION_TOKENS", 1024
+)
+# The prefix of the counters' keys in Redis (gateways sharing a Redis share limits).
+RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "janserver:rl:")
 
 # Usage ledger: rows queued in memory, written in batches off the request path.
 USAGE_FLUSH_SECONDS = env_float("USAGE_FLUSH_SECONDS", 1.0)

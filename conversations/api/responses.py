@@ -58,19 +58,20 @@ async def _response(request: HttpRequest, endpoint: str, response_id: str) -> Re
 async def responses_create(request: HttpRequest) -> HttpResponse | PumpedResponse:
     call = await pipeline.enter(request, "responses")
     prepared = await create.prepare(call)
+    headers = prepared.account.limit_headers
     if prepared.request.background:
         await create.start_background(prepared)
         if prepared.request.stream:
-            return event_stream(_replay(prepared.record.public_id, -1))
-        return JsonResponse(response_object(prepared.record))
+            return event_stream(_replay(prepared.record.public_id, -1), headers)
+        return JsonResponse(response_object(prepared.record), headers=headers)
     run = await create.start_foreground(prepared)
     if prepared.request.stream:
 
         async def pump(write: Write) -> None:
             await resume.run_stream(run, write)
 
-        return event_stream(pump)
-    return JsonResponse(await create.run_to_end(run))
+        return event_stream(pump, headers)
+    return JsonResponse(await create.run_to_end(run), headers=headers)
 
 
 def _replay(response_id: str, after: int, *, ended: bool = False) -> Any:

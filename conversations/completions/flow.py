@@ -104,18 +104,22 @@ async def _relay(
     payload = with_instruction(
         parsed.payload, instruction=turn.instruction, sticky_key=turn.conversation_id
     )
-    account = pipeline.accounting(call, payload, CHAT.name)
+    account = await pipeline.admit(call, payload, CHAT.name)
     opened = await pipeline.open_upstream(payload, entry, account)
     if payload.stream:
         observer = TurnObserver(turn, model=payload.model)
-        return Answer(pump=gateway.stream_pump(opened, payload, observer))
+        return Answer(
+            pump=gateway.stream_pump(opened, payload, observer),
+            headers=account.limit_headers,
+        )
     _body, data = await gateway.read_json(opened.stream, opened.account)
     if turn.store or turn.claim is not None:
         reply = json_reply(data, turn.store_reasoning)
         await batched(turns_finish, (turn, reply))
     data["metadata"] = turn.metadata()
     return Answer(
-        body=json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        body=json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(),
+        headers=account.limit_headers,
     )
 
 

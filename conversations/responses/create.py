@@ -27,7 +27,7 @@ from inference.catalog import ModelEntry
 from inference.payloads import CHAT, InferenceRequest, parse
 from inference.pipeline import Call
 from janserver import background, db
-from janserver.errors import InternalError, InvalidRequest
+from janserver.errors import APIError, InternalError, InvalidRequest
 from janserver.ids import new_response_id
 from janserver.principal import Principal
 
@@ -136,7 +136,7 @@ async def prepare(call: Call) -> Prepared:
     context = await db.run(_context, caller, request)
     record = _record(request, context)
     payload = _payload(request, context, record)
-    account = pipeline.accounting(call, payload, "responses", stream=request.stream)
+    account = await pipeline.admit(call, payload, "responses", stream=request.stream)
     return Prepared(
         call.principal, caller, request, entry, context, record, payload, account
     )
@@ -189,8 +189,13 @@ async def start_background(prepared: Prepared) -> runner.Run:
     503 rather than leaving a response nobody can follow.
     """
     events = buffer.event_buffer()
-    await events.exists(prepared.record.public_id)
-    await _store(prepared)
+    try:
+        await events.exists(prepared.record.public_id)
+        await _store(prepared)
+    except BaseException as error:
+        status = error.status if isinstance(error, APIError) else 500
+        prepared.account.finish(status=status_for(status), http_status=status)
+        raise
     run = _run(prepared)
     run.publish = functools.partial(events.append, prepared.record.public_id)
     background.spawn(runner.run_in_background(run), name="response-background")

@@ -1,0 +1,39 @@
+"""Rate limits in the admin: saved through limits.services (validated, broadcast)."""
+
+from django.contrib import admin
+
+from limits.models import LIMIT_FIELDS, RateLimit
+from limits.services import rate_limit_delete, rate_limit_set
+
+
+@admin.register(RateLimit)
+class RateLimitAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "model", *LIMIT_FIELDS, "updated_at")
+    list_filter = ("organization",)
+    search_fields = (
+        "model",
+        "organization__name",
+        "project__name",
+        "project__public_id",
+        "api_key__public_id",
+    )
+    autocomplete_fields = ()
+    raw_id_fields = ("project", "api_key")
+    fields = ("organization", "project", "api_key", "model", *LIMIT_FIELDS)
+
+    def save_model(self, request, obj, form, change):
+        saved = rate_limit_set(
+            organization=obj.organization,
+            project=obj.project,
+            api_key=obj.api_key,
+            model=obj.model,
+            limits={name: getattr(obj, name) for name in LIMIT_FIELDS},
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        rate_limit_delete(rate_limit=obj)
+
+    def delete_queryset(self, request, queryset):
+        for row in queryset:
+            rate_limit_delete(rate_limit=row)

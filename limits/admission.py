@@ -1,0 +1,215 @@
+"""Admitting a request under its rate limits: reserve before the upstream is called,
+settle with the real usage after it.
+
+admit() takes every meter that applies (the organization's, the project's and the
+key's; for the model and for every model) in one round trip to the store: a request
+counts 1 against request limits, its estimate (prompt estimate + n times max_tokens)
+against token limits, and a slot against concurrency limits. The Ticket it returns is
+settled once, when the request's usage is recorded (inference.accounting): the tokens'
+difference from the estimate is charged or refunded, the slot released; settlements
+are sent in batches, off the request's path.
+"""
+
+import asyncio
+import logging
+import math
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from redis import exceptions as redis_exceptions
+
+from janserver.errors import RateLimited, ServiceUnavailable
+from janserver.principal import Principal
+from limits import rules
+from limits.rules import Kind, Meter
+from limits.store import LocalStore, RedisStore, Refused, Settlement, Taken
+
+logger = logging.getLogger("janserver.limits")
+
+STORE_ERRORS = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def duration(ms: int) -> str:
+    """A duration as OpenAI's x-ratelimit-reset-* headers write it: 20ms, 1.5s, 6m0s."""
+    if ms < 1000:
+        return f"{max(ms, 0)}ms"
+    seconds = ms / 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{int(hours)}h{int(minutes)}m{text}"
+    if minutes:
+        return f"{int(minutes)}m{text}"
+    return text
+
+
+def _tightest(taken: list[Taken], kind: str) -> Taken | None:
+    of_kind = [t for t in taken if t.meter.kind == kind]
+    return min(of_kind, key=lambda t: (t.remaining, t.meter.limit), default=None)
+
+
+def rate_headers(taken: list[Taken]) -> dict[str, str]:
+    """OpenAI's x-ratelimit-* headers, for the tightest request and token limits."""
+    headers: dict[str, str] = {}
+    for kind in (Kind.REQUESTS, Kind.TOKENS):
+        tight = _tightest(taken, kind)
+        if tight is None:
+            continue
+        headers[f"x-ratelimit-limit-{kind}"] = str(tight.meter.limit)
+        headers[f"x-ratelimit-remaining-{kind}"] = str(max(tight.remaining, 0))
+        headers[f"x-ratelimit-reset-{kind}"] = duration(tight.reset_ms)
+    return headers
+
+
+@dataclass(slots=True)
+class Ticket:
+    """What an admitted request holds until its usage is recorded."""
+
+    meters: tuple[Meter, ...]
+    slot: str
+    reserved_tokens: int
+    taken: list[Taken]
+    settled: bool = field(default=False)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return rate_headers(self.taken)
+
+    def settle(self, used_tokens: int) -> None:
+        """Give back the slot and charge or refund the tokens (once)."""
+        if self.settled:
+            return
+        self.settled = True
+        delta = used_tokens - self.reserved_tokens
+        _queue(Settlement(self.meters, self.slot, delta))
+
+
+def _refusal(refused: Refused, model: str, cost: int) -> RateLimited:
+    meter = refused.meter
+    where = f"{meter.scope.replace('_', ' ')} {meter.scope_id}"
+    message = (
+        f"Rate limit reached for {model} in {where} on {meter.name}: "
+        f"Limit {meter.limit}, Used {refused.used}, Requested {cost}."
+    )
+    retry_ms = refused.retry_after_ms
+    if retry_ms is None:
+        message += " Please try again when one of your requests has finished."
+        retry_ms = 1000
+    else:
+        message += f" Please try again in {duration(retry_ms)}."
+    error = RateLimited(message, retry_after=math.ceil(retry_ms / 1000))
+    error.headers["retry-after-ms"] = str(max(retry_ms, 0))
+    if meter.kind != Kind.CONCURRENT:
+        error.headers[f"x-ratelimit-limit-{meter.kind}"] = str(meter.limit)
+        error.headers[f"x-ratelimit-remaining-{meter.kind}"] = "0"
+        error.headers[f"x-ratelimit-reset-{meter.kind}"] = duration(retry_ms)
+    return error
+
+
+def _never(meter: Meter, model: str, cost: int) -> RateLimited | None:
+    """The error for a request no waiting can admit (a limit of 0, or a cost above
+    the limit); None if waiting can."""
+    where = f"{meter.scope.replace('_', ' ')} {meter.scope_id}"
+    if meter.limit == 0:
+        message = f"{model} is blocked in {where}: its {meter.name} limit is 0."
+    elif meter.kind == Kind.TOKENS and cost > meter.limit:
+        message = (
+            f"This request to {model} needs up to {cost} tokens (its prompt and "
+            f"max_tokens), more than the {meter.name} limit of {meter.limit} in "
+            f"{where}. Lower max_tokens or shorten the prompt."
+        )
+    else:
+        return None
+    error = RateLimited(message)
+    error.headers["x-should-retry"] = "false"  # the openai SDK would retry a 429
+    return error
+
+
+async def admit(
+    principal: Principal, model: str, *, estimated_tokens: int
+) -> Ticket | None:
+    """Take every meter that applies to this request, or raise RateLimited (429)
+    naming the limit hit. Returns None when no limit applies (no round trip).
+
+    With the store unreachable: admitted without limits when RATE_LIMIT_FAIL_OPEN,
+    else ServiceUnavailable (503).
+    """
+    meters = rules.meters_for(await rules.arules(), principal, model)
+    if not meters:
+        return None
+    costs = [estimated_tokens if m.kind == Kind.TOKENS else 1 for m in meters]
+    for meter, cost in zip(meters, costs, strict=True):
+        never = _never(meter, model, cost)
+        if never is not None:
+            raise never
+    slot = secrets.token_hex(8)
+    try:
+        result = await store().acquire(meters, costs, slot, _now_ms())
+    except STORE_ERRORS:
+        if settings.RATE_LIMIT_FAIL_OPEN:
+            logger.warning("Rate limits unchecked: Redis is unreachable (fail open)")
+            return None
+        raise ServiceUnavailable(
+            "Rate limits cannot be checked right now. Retry shortly.", retry_after=5
+        ) from None
+    if isinstance(result, Refused):
+        cost = costs[meters.index(result.meter)]
+        raise _refusal(result, model, cost)
+    return Ticket(tuple(meters), slot, estimated_tokens, result)
+
+
+_store: RedisStore | LocalStore | None = None
+_store_url: str | None = None
+
+
+def store() -> RedisStore | LocalStore:
+    """The counters' store: Redis with REDIS_URL, else this process's memory."""
+    global _store, _store_url
+    if _store is None or _store_url != settings.REDIS_URL:
+        _store = RedisStore() if settings.REDIS_URL else LocalStore()
+        _store_url = settings.REDIS_URL
+    return _store
+
+
+_pending: list[Settlement] = []
+_flushing: asyncio.Task[None] | None = None
+
+
+def _queue(settlement: Settlement) -> None:
+    global _flushing
+    _pending.append(settlement)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no event loop (a sync caller): settle here
+        asyncio.run(flush())
+        return
+    if _flushing is None or _flushing.done():
+        _flushing = loop.create_task(flush())
+
+
+async def flush() -> None:
+    """Send the queued settlements, in one batch per turn of the event loop."""
+    await asyncio.sleep(0)  # let this turn's other settlements join the batch
+    while _pending:
+        batch = _pending[:]
+        del _pending[:]
+        try:
+            await store().settle(batch, _now_ms())
+        except STORE_ERRORS:
+            # The slots expire with their lease; the token charges are lost.
+            logger.warning("Could not settle %d rate-limit tickets", len(batch))
+
+
+def reset_for_tests() -> None:
+    """Forget the store (and its counters, in memory) and the queued settlements."""
+    global _store, _store_url, _flushing
+    _store, _store_url, _flushing = None, None, None
+    del _pending[:]
+    rules.reset_for_tests()

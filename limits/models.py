@@ -1,0 +1,110 @@
+"""Rate limits of an organization, a project or an API key, for one model or all.
+
+A row sets up to four limits on one scope; an unset field (null) is no limit, 0 blocks
+the scope. Every row that applies to a request is enforced, tightest first
+(limits.admission).
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from orgs.models import ApiKey, ApiKeyKind, Organization, Project
+
+# The limits a row holds: its field, the window in seconds (None: concurrency), what it
+# counts, and OpenAI's name of it in 429 messages.
+LIMIT_FIELDS = (
+    "max_requests_per_1_minute",
+    "max_tokens_per_1_minute",
+    "max_requests_per_1_day",
+    "max_concurrent_requests",
+)
+
+
+class RateLimitScope(models.TextChoices):
+    ORGANIZATION = "organization", "Organization"
+    PROJECT = "project", "Project"
+    API_KEY = "api_key", "API key"
+
+
+class RateLimit(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="rate_limits"
+    )
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rate_limits",
+        help_text="Leave empty for the whole organization.",
+    )
+    api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rate_limits",
+        limit_choices_to={"kind": ApiKeyKind.PROJECT},
+        help_text="A project key: the limits apply to this key only.",
+    )
+    model = models.CharField(
+        max_length=200, blank=True, help_text="Leave empty for every model."
+    )
+    max_requests_per_1_minute = models.PositiveIntegerField(null=True, blank=True)
+    max_tokens_per_1_minute = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Input and output tokens."
+    )
+    max_requests_per_1_day = models.PositiveIntegerField(null=True, blank=True)
+    max_concurrent_requests = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests in flight (streams included)."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization_id", "project_id", "api_key_id", "model"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(api_key__isnull=True) | Q(project__isnull=False),
+                name="rate_limit_key_has_its_project",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "model"],
+                condition=Q(project__isnull=True, api_key__isnull=True),
+                name="rate_limit_one_per_organization_model",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "model"],
+                condition=Q(project__isnull=False, api_key__isnull=True),
+                name="rate_limit_one_per_project_model",
+            ),
+            models.UniqueConstraint(
+                fields=["api_key", "model"],
+                condition=Q(api_key__isnull=False),
+                name="rate_limit_one_per_key_model",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = self.api_key or self.project or self.organization
+        return f"{self.scope} {target}: {self.model or 'every model'}"
+
+    @property
+    def scope(self) -> str:
+        if self.api_key_id is not None:
+            return RateLimitScope.API_KEY
+        if self.project_id is not None:
+            return RateLimitScope.PROJECT
+        return RateLimitScope.ORGANIZATION
+
+    def clean(self) -> None:
+        key, project = self.api_key, self.project
+        if key is not None:
+            if key.kind != ApiKeyKind.PROJECT:
+                raise ValidationError({"api_key": "Only project keys have limits."})
+            self.project_id = key.project_id
+            self.organization_id = key.organization_id
+        elif project is not None:
+            self.organization_id = project.organization_id

@@ -1,0 +1,179 @@
+"""Which limits apply to a request: every process keeps all rate-limit rows in memory.
+
+Rows change rarely and are read on every request, so they are loaded whole (one query)
+and reloaded when a change is broadcast (janserver.auth_cache, as the model catalog)
+or after RATE_LIMIT_REFRESH_SECONDS.
+"""
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from janserver import auth_cache, db
+from janserver.principal import Principal
+
+logger = logging.getLogger("janserver.limits")
+
+MINUTE_MS = 60_000
+DAY_MS = 86_400_000
+
+
+class Kind:
+    """What a meter counts."""
+
+    REQUESTS = "requests"
+    TOKENS = "tokens"
+    CONCURRENT = "concurrent"
+
+
+# A row's fields as meters: (field, kind, window in ms (0: concurrency), OpenAI's name).
+METERED_FIELDS = (
+    ("max_requests_per_1_minute", Kind.REQUESTS, MINUTE_MS, "requests per min (RPM)"),
+    ("max_tokens_per_1_minute", Kind.TOKENS, MINUTE_MS, "tokens per min (TPM)"),
+    ("max_requests_per_1_day", Kind.REQUESTS, DAY_MS, "requests per day (RPD)"),
+    ("max_concurrent_requests", Kind.CONCURRENT, 0, "concurrent requests"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """One limit on one scope: what it counts, how much, over which window."""
+
+    key: str  # its counter's name, shared by every process
+    kind: str
+    limit: int
+    window_ms: int
+    scope: str  # organization, project or api_key
+    scope_id: str  # the scope's public id, for messages
+    model: str  # "" for every model
+    name: str  # e.g. "requests per min (RPM)"
+
+
+@dataclass(slots=True)
+class Rules:
+    """Every scope's meters: (scope, database id) → model ("" = every) → meters."""
+
+    loaded_at: float
+    by_scope: dict[tuple[str, int], dict[str, tuple[Meter, ...]]] = field(
+        default_factory=dict
+    )
+
+
+def _meters(row, scope: str, scope_pk: int, scope_id: str) -> tuple[Meter, ...]:
+    meters = []
+    for name, kind, window_ms, label in METERED_FIELDS:
+        limit = getattr(row, name)
+        if limit is None:
+            continue
+        # One hash tag per organization: a request's keys sit in one Redis Cluster
+        # slot, as one script call needs.
+        key = (
+            f"{settings.RATE_LIMIT_KEY_PREFIX}{_salt}{{o{row.organization_id}}}:"
+            f"{scope}:{scope_pk}:{row.model}:{name}"
+        )
+        meters.append(
+            Meter(key, kind, limit, window_ms, scope, scope_id, row.model, label)
+        )
+    return tuple(meters)
+
+
+def load() -> Rules:
+    """Read every row (one query)."""
+    from limits.models import RateLimit
+
+    rules = Rules(loaded_at=time.monotonic())
+    rows = RateLimit.objects.select_related("organization", "project", "api_key")
+    for row in rows:
+        if row.api_key is not None:
+            scope, pk, public_id = "api_key", row.api_key.pk, row.api_key.public_id
+        elif row.project is not None:
+            scope, pk, public_id = "project", row.project.pk, row.project.public_id
+        else:
+            scope = "organization"
+            pk, public_id = row.organization_id, row.organization.public_id
+        models = rules.by_scope.setdefault((scope, pk), {})
+        models[row.model] = _meters(row, scope, pk, public_id)
+    return rules
+
+
+_rules: Rules | None = None
+_stale = True
+_salt = ""  # "" but in tests: each test counts on counters of its own
+_refreshing: asyncio.Task[None] | None = None
+
+
+def mark_stale() -> None:
+    global _stale
+    _stale = True
+
+
+def invalidate() -> None:
+    """Reload the rows here and, once the transaction commits, in every process."""
+    auth_cache.invalidate("rate_limits")
+
+
+auth_cache.on_invalidate("rate_limits", mark_stale)
+
+
+def _refresh() -> Rules:
+    global _rules, _stale
+    _stale = False
+    try:
+        _rules = load()
+    except Exception:
+        _stale = True
+        raise
+    return _rules
+
+
+async def arules() -> Rules:
+    """The rules of this process, loaded on first use; once loaded, stale rules are
+    served while a task reloads them."""
+    global _refreshing
+    if _rules is None:
+        return await db.run(_refresh)
+    age = time.monotonic() - _rules.loaded_at
+    if (_stale or age > settings.RATE_LIMIT_REFRESH_SECONDS) and (
+        _refreshing is None or _refreshing.done()
+    ):
+        _refreshing = asyncio.get_running_loop().create_task(_reload())
+    return _rules
+
+
+async def _reload() -> None:
+    try:
+        await db.run(_refresh)
+    except Exception:
+        logger.exception("Could not reload the rate limits; keeping the previous ones")
+
+
+def meters_for(rules: Rules, principal: Principal, model: str) -> list[Meter]:
+    """Every meter that applies to this caller using `model`: the organization's,
+    the project's and the key's, each for this model and for every model."""
+    scopes = (
+        ("organization", principal.organization_id),
+        ("project", principal.project_id),
+        ("api_key", principal.api_key_id),
+    )
+    meters: list[Meter] = []
+    for scope, pk in scopes:
+        if pk is None:
+            continue
+        models = rules.by_scope.get((scope, pk))
+        if models:
+            meters.extend(models.get("", ()))
+            if model:
+                meters.extend(models.get(model, ()))
+    return meters
+
+
+def reset_for_tests() -> None:
+    """Forget the rules (the next request loads them anew) and start counting on new
+    counters (database ids are reused between tests; Redis keeps counters)."""
+    global _rules, _stale, _refreshing, _salt
+    _rules, _stale, _refreshing = None, True, None
+    _salt = secrets.token_hex(4) + ":"

@@ -1,0 +1,109 @@
+"""The counters' two stores behave alike: Redis (every process) and memory (one).
+
+Times are given explicitly (now_ms), so nothing here depends on the clock.
+"""
+
+import asyncio
+import secrets
+
+import pytest
+import redis
+
+from limits.rules import DAY_MS, MINUTE_MS, Kind, Meter
+from limits.store import LocalStore, RedisStore, Refused, Settlement
+
+REDIS_URL = "redis://127.0.0.1:6379/1"
+T0 = 1_800_000_000_000
+
+
+def _redis_up() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request, settings):
+    if request.param == "memory":
+        return LocalStore()
+    if not _redis_up():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    settings.REDIS_URL = REDIS_URL
+    return RedisStore()
+
+
+def meter(kind: str, limit: int, window_ms: int = MINUTE_MS) -> Meter:
+    key = f"janserver:rl:test:{secrets.token_hex(6)}:{kind}"
+    return Meter(key, kind, limit, window_ms, "project", "proj_x", "", kind)
+
+
+def take(store, meters, costs, now, slot="s"):
+    return asyncio.run(store.acquire(meters, costs, slot, now))
+
+
+def settle(store, meters, slot, delta, now):
+    asyncio.run(store.settle([Settlement(tuple(meters), slot, delta)], now))
+
+
+def test_a_request_rate_admits_its_limit_then_refuses_until_it_refills(store):
+    rpm = meter(Kind.REQUESTS, 3)
+    taken = [take(store, [rpm], [1], T0) for _ in range(3)]
+    assert [t[0].remaining for t in taken] == [2, 1, 0]
+    refused = take(store, [rpm], [1], T0)
+    assert isinstance(refused, Refused)
+    assert (refused.meter, refused.used) == (rpm, 3)
+    assert refused.retry_after_ms == 20_000  # one request refills in 60 s / 3
+    assert isinstance(take(store, [rpm], [1], T0 + 19_999), Refused)
+    assert take(store, [rpm], [1], T0 + 20_000)[0].remaining == 0
+    # A full window later the bucket is full again.
+    assert take(store, [rpm], [1], T0 + 20_000 + MINUTE_MS)[0].remaining == 2
+
+
+def test_the_reset_is_when_the_bucket_is_full_again(store):
+    rpd = meter(Kind.REQUESTS, 10, DAY_MS)
+    (taken,) = take(store, [rpd], [1], T0)
+    assert taken.reset_ms == DAY_MS // 10
+    assert taken.remaining == 9
+
+
+def test_tokens_are_reserved_and_settled_with_what_was_used(store):
+    tpm = meter(Kind.TOKENS, 1000)
+    assert take(store, [tpm], [800], T0)[0].remaining == 200
+    assert isinstance(take(store, [tpm], [300], T0), Refused)
+    settle(store, [tpm], "s", -500, T0)  # used 300 of the 800 reserved
+    assert take(store, [tpm], [300], T0)[0].remaining == 400
+    settle(store, [tpm], "s", +400, T0)  # used more than reserved: charged
+    refused = take(store, [tpm], [1], T0)
+    assert isinstance(refused, Refused)
+    assert refused.used == 1000
+
+
+def test_a_request_takes_every_meter_or_none(store):
+    rpm, tpm = meter(Kind.REQUESTS, 10), meter(Kind.TOKENS, 100)
+    assert isinstance(take(store, [rpm, tpm], [1, 150], T0), Refused)
+    # The refused request took nothing from the request limit.
+    assert take(store, [rpm, tpm], [1, 100], T0)[0].remaining == 9
+
+
+def test_concurrency_slots_are_released_or_expire_with_their_lease(store, settings):
+    settings.RATE_LIMIT_SLOT_LEASE_SECONDS = 60
+    concurrent = meter(Kind.CONCURRENT, 2)
+    take(store, [concurrent], [1], T0, slot="a")
+    take(store, [concurrent], [1], T0, slot="b")
+    refused = take(store, [concurrent], [1], T0, slot="c")
+    assert isinstance(refused, Refused)
+    assert (refused.used, refused.retry_after_ms) == (2, None)
+    settle(store, [concurrent], "a", 0, T0)
+    assert take(store, [concurrent], [1], T0, slot="c")[0].remaining == 0
+    # "b" and "c" were never released (a killed process): their lease runs out.
+    assert isinstance(take(store, [concurrent], [1], T0 + 59_999, slot="d"), Refused)
+    assert take(store, [concurrent], [1], T0 + 60_000, slot="d")[0].remaining == 1
+
+
+def test_refunds_never_leave_credit_beyond_a_full_bucket(store):
+    rpm = meter(Kind.TOKENS, 100)
+    take(store, [rpm], [10], T0)
+    settle(store, [rpm], "s", -1000, T0)
+    assert take(store, [rpm], [100], T0)[0].remaining == 0
+    assert isinstance(take(store, [rpm], [1], T0), Refused)
