@@ -13,6 +13,10 @@ older commit: `git worktree add /tmp/base <commit>`), measured in every round ri
 after this one, so that both are compared side by side under the same conditions.
 `--bypass-off NAME` (repeatable) does the same with this checkout and one of its
 bypasses of Django's defaults switched off (JANSERVER_BYPASSES_OFF, docs/decisions/).
+`--limited` also starts a gateway of this checkout whose key and project have rate
+limits (every kind, too high to be hit: the cost of checking them), and gives every
+gateway the Redis at REDIS_URL (default redis://127.0.0.1:6379/0), so that both
+sides differ only in the limits.
 """
 
 import argparse
@@ -44,6 +48,7 @@ class Run:
     ttfb: list[float] = field(default_factory=list)
     seconds: float = 0.0
     cpu: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds of the gateway process (0 for the upstream)
 
     def pct(self, q: float) -> float:
         if not self.ttfb:
@@ -62,6 +67,18 @@ class Run:
     @property
     def cpu_share(self) -> float:
         return self.cpu / self.seconds
+
+    @property
+    def server_cpu_us(self) -> float:
+        """The gateway's CPU per request: robust to other load on its core."""
+        return self.server_cpu / max(self.requests, 1) * 1e6
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def body(stream: bool, tokens: int, delay_ms: float) -> bytes:
@@ -93,7 +110,12 @@ async def one(
 
 
 async def load(
-    url: str, data: bytes, headers: dict, concurrency: int, seconds: float
+    url: str,
+    data: bytes,
+    headers: dict,
+    concurrency: int,
+    seconds: float,
+    pid: int | None = None,
 ) -> Run:
     if not url.startswith("http://127.0.0.1"):
         raise ValueError("load is only ever sent to 127.0.0.1")
@@ -111,8 +133,10 @@ async def load(
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started, cpu = time.monotonic(), time.process_time()
+        server_cpu = process_cpu(pid) if pid else 0.0
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         run.seconds, run.cpu = time.monotonic() - started, time.process_time() - cpu
+        run.server_cpu = process_cpu(pid) - server_cpu if pid else 0.0
     return run
 
 
@@ -142,17 +166,40 @@ def register(env: dict[str, str], base_url: str) -> None:
     manage(env, "shell", "-c", code)
 
 
+def limit_everything(env: dict[str, str]) -> None:
+    """Rate limits of every kind on the key and its project, too high to be hit."""
+    [key] = json.loads(manage(env, "listapikeys", "--json"))
+    huge = ["--rpm", "100000000", "--tpm", "10000000000", "--rpd", "1000000000"]
+    manage(env, "ratelimit", "set", "--key", key["id"], *huge, "--concurrent", "100000")
+    manage(
+        env, "ratelimit", "set", "--project", key["project"], "--model", MODEL, *huge
+    )
+
+
 def line(
     name: str, direct: Run, relayed: Run, extra: str = "", tag: str = "gateway"
 ) -> None:
     print(f"  {name:<10} direct {direct.rate:8.1f} req/s {direct.event_rate:9.0f} ev/s | "
           f"{tag} {relayed.rate:8.1f} req/s {relayed.event_rate:9.0f} ev/s | "
-          f"errors {direct.errors}/{relayed.errors} | generator CPU {relayed.cpu_share:4.0%} {extra}")  # fmt: skip
+          f"errors {direct.errors}/{relayed.errors} | generator CPU {relayed.cpu_share:4.0%} | "
+          f"{tag} CPU {relayed.server_cpu_us:5.0f} µs/req {extra}")  # fmt: skip
 
 
-# What a round measures: (url, headers) of the direct upstream, then of each gateway
-# (this one first, then the baseline and the bypass variants, named in TAGS).
-Targets = list[tuple[str, dict]]
+def versus(name: str, rounds: list[list[Run]]) -> None:
+    """Each other variant against this checkout's gateway, round by round (the same
+    conditions): the median ratio of throughputs and of CPU per request."""
+    for index, tag in enumerate(TAGS[1:], start=2):
+        rate = statistics.median(r[index].rate / r[1].rate for r in rounds)
+        cpu = statistics.median(
+            r[index].server_cpu_us / max(r[1].server_cpu_us, 1e-9) for r in rounds
+        )
+        print(f"{name}: {tag} vs gateway: throughput {rate:.1%}, CPU per request {cpu:.1%} "
+              "(medians of per-round ratios)")  # fmt: skip
+
+
+# What a round measures: (url, headers, pid) of the direct upstream (pid None), then of
+# each gateway (this one first, then the other variants, named in TAGS).
+Targets = list[tuple[str, dict, int | None]]
 TAGS: list[str] = ["gateway"]
 
 
@@ -160,7 +207,8 @@ async def compare(
     targets: Targets, data: bytes, concurrency: int, seconds: float
 ) -> list[Run]:
     return [
-        await load(url, data, headers, concurrency, seconds) for url, headers in targets
+        await load(url, data, headers, concurrency, seconds, pid)
+        for url, headers, pid in targets
     ]
 
 
@@ -214,15 +262,21 @@ async def scenarios(args: argparse.Namespace, targets: Targets) -> None:
             for d, r in pairs:
                 line("saturate", d, r, tag=tag)
             rate = med(r.rate for _, r in pairs)
-            print(f"{tag}: saturation: {rate:.0f} streams/s (≥ 400)")
+            cpu = med(r.server_cpu_us for _, r in pairs)
+            print(f"{tag}: saturation: {rate:.0f} streams/s (≥ 400), "
+                  f"gateway CPU {cpu:.0f} µs per stream")  # fmt: skip
+        versus("saturation", rounds)
     if chosen in ("all", "json"):
         rounds = await measured(args, targets, body(False, 64, 0), 64)
         for tag, pairs in sides(rounds):
             for d, r in pairs:
                 line("json", d, r, tag=tag)
+            cpu = med(r.server_cpu_us for _, r in pairs)
             print(
-                f"{tag}: non-streaming: {med(r.rate for _, r in pairs):.0f} req/s (≥ 1000)"
+                f"{tag}: non-streaming: {med(r.rate for _, r in pairs):.0f} req/s (≥ 1000), "
+                f"gateway CPU {cpu:.0f} µs per request"
             )
+        versus("non-streaming", rounds)
     if chosen in ("all", "single"):
         rounds = await measured(args, targets, body(True, 16, 0), 1)
         for tag, pairs in sides(rounds):
@@ -260,18 +314,27 @@ def main() -> None:
                         help="another checkout to measure side by side with this one")  # fmt: skip
     parser.add_argument("--bypass-off", action="append", default=[],
                         help="also measure this checkout with this bypass switched off")  # fmt: skip
+    parser.add_argument("--limited", action="store_true",
+                        help="also measure this checkout with rate limits on its key")  # fmt: skip
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     # The generator shares its core with the upstream: the faster loop leaves it more.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     with contextlib.ExitStack() as stack:
         upstream_url = stack.enter_context(upstream(core=0))
-        targets: Targets = [(f"{upstream_url}/chat/completions", {})]
+        targets: Targets = [(f"{upstream_url}/chat/completions", {}, None)]
         variants: list[tuple[str, Path, dict[str, str]]] = [("gateway", ROOT, {})]
         if args.baseline is not None:
             variants.append(("baseline", args.baseline.resolve(), {}))
         for name in args.bypass_off:
             variants.append((f"no-{name}", ROOT, {"JANSERVER_BYPASSES_OFF": name}))
+        if args.limited:
+            redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+            variants = [
+                (tag, root, {**env, "REDIS_URL": redis_url})
+                for tag, root, env in variants
+            ]
+            variants.append(("limited", ROOT, {"REDIS_URL": redis_url}))
         TAGS[:] = [tag for tag, _root, _env in variants]
         pid = 0
         for _tag, root, extra in variants:
@@ -284,7 +347,9 @@ def main() -> None:
                 "Authorization": f"Bearer {project_key(env)}",
                 "Content-Type": "application/json",
             }
-            targets.append((f"{gateway_url}/v1/chat/completions", headers))
+            if _tag == "limited":
+                limit_everything(env)
+            targets.append((f"{gateway_url}/v1/chat/completions", headers, pid_of))
         if args.scenario == "memory":
             asyncio.run(memory(args, targets[1][0], targets[1][1], pid))
         else:

@@ -6,11 +6,10 @@ key's; for the model and for every model) in one round trip to the store: a requ
 counts 1 against request limits, its estimate (prompt estimate + n times max_tokens)
 against token limits, and a slot against concurrency limits. The Ticket it returns is
 settled once, when the request's usage is recorded (inference.accounting): the tokens'
-difference from the estimate is charged or refunded, the slot released; settlements
-are sent in batches, off the request's path.
+difference from the estimate is charged or refunded, the slot released, off the
+request's path (limits.store sends each turn of the event loop's calls in one batch).
 """
 
-import asyncio
 import logging
 import math
 import secrets
@@ -178,38 +177,18 @@ def store() -> RedisStore | LocalStore:
     return _store
 
 
-_pending: list[Settlement] = []
-_flushing: asyncio.Task[None] | None = None
-
-
 def _queue(settlement: Settlement) -> None:
-    global _flushing
-    _pending.append(settlement)
+    """Settle off the request's path: Redis gets it with its next batch."""
     try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # no event loop (a sync caller): settle here
-        asyncio.run(flush())
-        return
-    if _flushing is None or _flushing.done():
-        _flushing = loop.create_task(flush())
-
-
-async def flush() -> None:
-    """Send the queued settlements, in one batch per turn of the event loop."""
-    await asyncio.sleep(0)  # let this turn's other settlements join the batch
-    while _pending:
-        batch = _pending[:]
-        del _pending[:]
-        try:
-            await store().settle(batch, _now_ms())
-        except STORE_ERRORS:
-            # The slots expire with their lease; the token charges are lost.
-            logger.warning("Could not settle %d rate-limit tickets", len(batch))
+        store().settle(settlement, _now_ms())
+    except (
+        RuntimeError
+    ):  # no event loop (a sync caller): the slot expires with its lease
+        logger.warning("A rate-limit ticket was finished outside an event loop")
 
 
 def reset_for_tests() -> None:
-    """Forget the store (and its counters, in memory) and the queued settlements."""
-    global _store, _store_url, _flushing
-    _store, _store_url, _flushing = None, None, None
-    del _pending[:]
+    """Forget the store (and its counters, in memory)."""
+    global _store, _store_url
+    _store, _store_url = None, None
     rules.reset_for_tests()

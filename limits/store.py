@@ -12,14 +12,19 @@ A request either takes every meter or none.
 """
 
 import asyncio
+import logging
 import math
+import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
 from limits.rules import Kind, Meter
+
+logger = logging.getLogger("janserver.limits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +56,20 @@ class Settlement:
     token_delta: int
 
 
+# ARGV: now (ms), the slot's id, its lease (ms), and every meter's "kind,limit,window,cost"
+# joined by ";" (kind: r a rate, c concurrency), in KEYS order: few arguments, as
+# redis-py encodes each in Python.
 ACQUIRE = """
 local now = tonumber(ARGV[1])
 local slot = ARGV[2]
 local lease = tonumber(ARGV[3])
+local meters = {}
+for kind, limit, window, cost in string.gmatch(ARGV[4], "(%a),(%d+),(%d+),(-?%d+)") do
+  meters[#meters + 1] = {kind, tonumber(limit), tonumber(window), tonumber(cost)}
+end
 local tats = {}
 for i = 1, #KEYS do
-  local at = 3 + (i - 1) * 4
-  local kind, limit = ARGV[at + 1], tonumber(ARGV[at + 2])
-  local window, cost = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+  local kind, limit, window, cost = unpack(meters[i])
   if kind == 'c' then
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
     local used = redis.call('ZCARD', KEYS[i])
@@ -77,8 +87,7 @@ for i = 1, #KEYS do
 end
 local out = {1}
 for i = 1, #KEYS do
-  local at = 3 + (i - 1) * 4
-  local kind, limit, window = ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+  local kind, limit, window = unpack(meters[i])
   if kind == 'c' then
     redis.call('ZADD', KEYS[i], now + lease, slot)
     redis.call('PEXPIRE', KEYS[i], lease)
@@ -94,19 +103,21 @@ end
 return out
 """
 
+# ARGV: now (ms), the slot's id, and the meters as for ACQUIRE, each with the tokens'
+# difference (used - reserved) as its amount.
 SETTLE = """
 local now = tonumber(ARGV[1])
 local slot = ARGV[2]
-for i = 1, #KEYS do
-  local at = 2 + (i - 1) * 4
-  local kind, limit = ARGV[at + 1], tonumber(ARGV[at + 2])
-  local window, delta = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+local i = 0
+for kind, limit, window, delta in string.gmatch(ARGV[3], "(%a),(%d+),(%d+),(-?%d+)") do
+  i = i + 1
+  delta = tonumber(delta)
   if kind == 'c' then
     redis.call('ZREM', KEYS[i], slot)
   elseif delta ~= 0 then
     local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
     if tat < now then tat = now end
-    local new_tat = math.ceil(tat + delta * window / limit)
+    local new_tat = math.ceil(tat + delta * tonumber(window) / tonumber(limit))
     if new_tat > now then
       redis.call('SET', KEYS[i], new_tat, 'PX', new_tat - now + 1000)
     else
@@ -118,12 +129,12 @@ return 1
 """
 
 
-def _args(meters: list[Meter] | tuple[Meter, ...], amounts: list[int]) -> list[Any]:
-    args: list[Any] = []
-    for meter, amount in zip(meters, amounts, strict=True):
-        kind = "c" if meter.kind == Kind.CONCURRENT else "r"
-        args += [kind, meter.limit, meter.window_ms, amount]
-    return args
+def _spec(meters: list[Meter] | tuple[Meter, ...], amounts: list[int]) -> str:
+    """The meters and their amounts, as the scripts read them."""
+    return ";".join(
+        f"{'c' if m.kind == Kind.CONCURRENT else 'r'},{m.limit},{m.window_ms},{amount}"
+        for m, amount in zip(meters, amounts, strict=True)
+    )
 
 
 def _taken(meters: list[Meter], flat: list[int]) -> list[Taken]:
@@ -133,40 +144,126 @@ def _taken(meters: list[Meter], flat: list[int]) -> list[Taken]:
     ]
 
 
+# A queued script call: script, keys, args, the answer's future, and its undo.
+_Call = tuple[
+    str, list[str], list[Any], "asyncio.Future[Any]", Callable[[Any], None] | None
+]
+
+
+class _Batches:
+    """The script calls of one event loop, sent together: every call made during one
+    turn of the loop goes in one pipeline (one round trip; a third of the CPU of
+    calls sent one by one under load), in the order made."""
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.client, self.loop = client, loop
+        self.shas: dict[str, str] = {}
+        self.pending: list[_Call] = []
+        self.in_flight: set[asyncio.Task[None]] = set()
+
+    def call(
+        self,
+        script: str,
+        keys: list[str],
+        args: list[Any],
+        undo: Callable[[Any], None] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Queue a script call for this turn's batch. `undo` gets its answer if the
+        caller stopped waiting for it (the answer's future was cancelled)."""
+        future = self.loop.create_future()
+        if not self.pending:
+            self.loop.call_soon(self._send)
+        self.pending.append((script, keys, args, future, undo))
+        return future
+
+    def _send(self) -> None:
+        batch, self.pending = self.pending, []
+        task = self.loop.create_task(self._execute(batch))
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
+
+    async def _execute(self, batch: list[_Call]) -> None:
+        try:
+            results = await self._pipeline(batch)
+            missing = [i for i, r in enumerate(results) if _no_script(r)]
+            if missing:  # Redis restarted or flushed its scripts: load them, retry
+                self.shas.clear()
+                retried = await self._pipeline([batch[i] for i in missing])
+                for i, result in zip(missing, retried, strict=True):
+                    results[i] = result
+        except Exception as error:
+            for *_call, future, _undo in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (*_call, future, undo), result in zip(batch, results, strict=True):
+            if future.cancelled():
+                if undo is not None and not isinstance(result, Exception):
+                    undo(result)
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _pipeline(self, batch: list[_Call]) -> list:
+        for script in {script for script, *_rest in batch} - set(self.shas):
+            self.shas[script] = await self.client.script_load(script)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for script, keys, args, _future, _undo in batch:
+                pipe.evalsha(self.shas[script], len(keys), *keys, *args)
+            return await pipe.execute(raise_on_error=False)
+
+    async def drain(self) -> None:
+        while self.pending or self.in_flight:
+            await asyncio.sleep(0)
+            if self.in_flight:
+                await asyncio.wait(set(self.in_flight))
+
+
+def _no_script(result: Any) -> bool:
+    from redis.exceptions import NoScriptError
+
+    return isinstance(result, NoScriptError)
+
+
 class RedisStore:
     """The counters in Redis (every process and replica shares them)."""
 
     def __init__(self) -> None:
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._batches: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[str, _Batches]
+        ] = weakref.WeakKeyDictionary()
 
-    def _client(self) -> tuple[Any, Any, Any]:
+    def _batch(self) -> _Batches:
         import redis.asyncio
 
         loop = asyncio.get_running_loop()
-        held = self._clients.get(loop)
+        held = self._batches.get(loop)
         if held is None or held[0] != settings.REDIS_URL:
             client = redis.asyncio.Redis.from_url(
                 settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
             )
-            held = (
-                settings.REDIS_URL,
-                client,
-                client.register_script(ACQUIRE),
-                client.register_script(SETTLE),
-            )
-            self._clients[loop] = held
-        return held[1], held[2], held[3]
+            held = (settings.REDIS_URL, _Batches(client, loop))
+            self._batches[loop] = held
+        return held[1]
 
     async def acquire(
         self, meters: list[Meter], costs: list[int], slot: str, now_ms: int
     ) -> list[Taken] | Refused:
-        _client, acquire, _settle = self._client()
         lease_ms = settings.RATE_LIMIT_SLOT_LEASE_SECONDS * 1000
-        answer = await acquire(
-            keys=[m.key for m in meters],
-            args=[now_ms, slot, lease_ms, *_args(meters, costs)],
+        keys = [m.key for m in meters]
+        tokens = max(
+            (c for m, c in zip(meters, costs, strict=True) if m.kind == Kind.TOKENS),
+            default=0,
+        )
+        refund = Settlement(tuple(meters), slot, -tokens)
+        # If the caller goes away meanwhile, whatever the call took is given back.
+        answer = await self._batch().call(
+            ACQUIRE,
+            keys,
+            [now_ms, slot, lease_ms, _spec(meters, costs)],
+            undo=lambda taken: self._undo(taken, refund),
         )
         if answer[0] == 0:
             retry = int(answer[3])
@@ -174,16 +271,28 @@ class RedisStore:
             return Refused(meter, int(answer[2]), None if retry < 0 else retry)
         return _taken(meters, answer[1:])
 
-    async def settle(self, settlements: list[Settlement], now_ms: int) -> None:
-        client, _acquire, settle = self._client()
-        async with client.pipeline(transaction=False) as pipe:
-            for done in settlements:
-                await settle(
-                    keys=[m.key for m in done.meters],
-                    args=[now_ms, done.slot, *_args(done.meters, _deltas(done))],
-                    client=pipe,
-                )
-            await pipe.execute()
+    def _undo(self, answer: list[int], refund: Settlement) -> None:
+        if answer[0]:
+            self.settle(refund, int(time.time() * 1000))
+
+    def settle(self, done: Settlement, now_ms: int) -> None:
+        """Send a settlement with the next batch (nothing waits for it)."""
+        future = self._batch().call(
+            SETTLE,
+            [m.key for m in done.meters],
+            [now_ms, done.slot, _spec(done.meters, _deltas(done))],
+        )
+        future.add_done_callback(_log_failure)
+
+    async def drain(self) -> None:
+        """Wait until every call made so far has been answered."""
+        await self._batch().drain()
+
+
+def _log_failure(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        # The slots expire with their lease; the token charges are lost.
+        logger.warning("Could not settle a rate-limit ticket: %s", done.exception())
 
 
 def _deltas(done: Settlement) -> list[int]:
@@ -236,12 +345,14 @@ class LocalStore:
                 del slots[held]
         return slots
 
-    async def settle(self, settlements: list[Settlement], now_ms: int) -> None:
-        for done in settlements:
-            for meter, delta in zip(done.meters, _deltas(done), strict=True):
-                if meter.kind == Kind.CONCURRENT:
-                    self._slots.get(meter.key, {}).pop(done.slot, None)
-                elif delta:
-                    tat = max(self._tats.get(meter.key, 0), now_ms)
-                    new_tat = math.ceil(tat + delta * meter.window_ms / meter.limit)
-                    self._tats[meter.key] = max(new_tat, now_ms)
+    def settle(self, done: Settlement, now_ms: int) -> None:
+        for meter, delta in zip(done.meters, _deltas(done), strict=True):
+            if meter.kind == Kind.CONCURRENT:
+                self._slots.get(meter.key, {}).pop(done.slot, None)
+            elif delta:
+                tat = max(self._tats.get(meter.key, 0), now_ms)
+                new_tat = math.ceil(tat + delta * meter.window_ms / meter.limit)
+                self._tats[meter.key] = max(new_tat, now_ms)
+
+    async def drain(self) -> None:
+        """Nothing is ever pending here."""

@@ -43,7 +43,11 @@ def take(store, meters, costs, now, slot="s"):
 
 
 def settle(store, meters, slot, delta, now):
-    asyncio.run(store.settle([Settlement(tuple(meters), slot, delta)], now))
+    async def send() -> None:
+        store.settle(Settlement(tuple(meters), slot, delta), now)
+        await store.drain()
+
+    asyncio.run(send())
 
 
 def test_a_request_rate_admits_its_limit_then_refuses_until_it_refills(store):
@@ -99,6 +103,41 @@ def test_concurrency_slots_are_released_or_expire_with_their_lease(store, settin
     # "b" and "c" were never released (a killed process): their lease runs out.
     assert isinstance(take(store, [concurrent], [1], T0 + 59_999, slot="d"), Refused)
     assert take(store, [concurrent], [1], T0 + 60_000, slot="d")[0].remaining == 1
+
+
+def test_calls_made_together_go_in_one_batch_in_order(store):
+    """Concurrent requests: exactly the limit passes, whichever store."""
+    rpm = meter(Kind.REQUESTS, 5)
+
+    async def burst():
+        return await asyncio.gather(
+            *(store.acquire([rpm], [1], f"s{i}", T0) for i in range(8))
+        )
+
+    results = asyncio.run(burst())
+    assert [isinstance(r, Refused) for r in results] == [False] * 5 + [True] * 3
+    assert [r[0].remaining for r in results[:5]] == [4, 3, 2, 1, 0]
+
+
+def test_a_request_cancelled_while_waiting_gives_back_what_it_took(store):
+    if isinstance(store, LocalStore):
+        pytest.skip("memory answers without waiting: nothing to cancel meanwhile")
+    rpm, tpm = meter(Kind.REQUESTS, 100), meter(Kind.TOKENS, 100)
+    concurrent = meter(Kind.CONCURRENT, 1)
+
+    async def cancelled_then_next():
+        task = asyncio.ensure_future(
+            store.acquire([rpm, tpm, concurrent], [1, 60, 1], "gone", T0)
+        )
+        await asyncio.sleep(0)  # its call is made (queued for the batch)
+        task.cancel()
+        await store.drain()
+        await asyncio.sleep(0)
+        await store.drain()
+        return await store.acquire([rpm, tpm, concurrent], [1, 100, 1], "next", T0)
+
+    taken = asyncio.run(cancelled_then_next())
+    assert not isinstance(taken, Refused)  # the slot and the 60 tokens came back
 
 
 def test_refunds_never_leave_credit_beyond_a_full_bucket(store):
