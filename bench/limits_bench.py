@@ -8,7 +8,10 @@ process (what a gateway worker pays), 64 admissions at a time.
   NOSCRIPT fallback);
 - `evalsha`: one plain EVALSHA per admission;
 - `batched`: limits.store.RedisStore: the calls of one turn of the event loop in one
-  pipeline (what the gateway does), plus the settlement of each admission.
+  pipeline, commands packed by hiredis (what the gateway does), plus the settlement of
+  each admission;
+- `batched-py`: the same with redis-py's own command packing, in Python
+  (JANSERVER_BYPASSES_OFF=hiredis_pack).
 
 Each admission takes six meters (a key's and a project's requests, tokens and day
 limits), as a request with limits on both scopes does. Keys live under
@@ -60,6 +63,9 @@ async def measure(way: str, admissions: int, redis_url: str) -> float:
     client = redis.asyncio.Redis.from_url(redis_url)
     script = client.register_script(ACQUIRE)
     sha = await client.script_load(ACQUIRE)
+    from django.conf import settings
+
+    settings.BYPASSES_OFF = frozenset({"hiredis_pack"} if way == "batched-py" else ())
     store = RedisStore()
 
     async def admit(i: int) -> None:
@@ -94,7 +100,12 @@ def main() -> None:
 
     django.setup()
     settings.REDIS_URL = args.redis
-    results: dict[str, list[float]] = {"script": [], "evalsha": [], "batched": []}
+    results: dict[str, list[float]] = {
+        "script": [],
+        "evalsha": [],
+        "batched": [],
+        "batched-py": [],
+    }
     for _ in range(args.rounds):
         for way in results:
             results[way].append(uvloop.run(measure(way, args.admissions, args.redis)))

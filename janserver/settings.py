@@ -31,6 +31,7 @@ BYPASSES = frozenset(
         "pumped_response",
         "gc_freeze",
         "db_helpers",
+        "hiredis_pack",
     }
 )
 BYPASSES_OFF = frozenset(env_list("JANSERVER_BYPASSES_OFF"))

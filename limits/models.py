@@ -108,3 +108,92 @@ class RateLimit(models.Model):
             self.organization_id = key.organization_id
         elif project is not None:
             self.organization_id = project.organization_id
+
+
+class Budget(models.Model):
+    """A monthly spending cap (and alert threshold) of an organization, a project or a
+    project API key, in USD, spent at the prices of the usage app (usage.ModelPrice):
+    a model without a price costs nothing."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="budgets"
+    )
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="budgets",
+        help_text="Leave empty for the whole organization.",
+    )
+    api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="budgets",
+        limit_choices_to={"kind": ApiKeyKind.PROJECT},
+    )
+    monthly_limit_usd = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Hard cap per calendar month (UTC): requests past it get 429 "
+        "insufficient_quota. Empty: no cap.",
+    )
+    alert_threshold_usd = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The organization's owners get one e-mail a month when spend "
+        "reaches it. Empty: no alert.",
+    )
+    alerted_month = models.DateField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(api_key__isnull=True) | Q(project__isnull=False),
+                name="budget_key_has_its_project",
+            ),
+            models.CheckConstraint(
+                condition=Q(monthly_limit_usd__gte=0) | Q(monthly_limit_usd__isnull=True),
+                name="budget_limit_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(alert_threshold_usd__gte=0)
+                | Q(alert_threshold_usd__isnull=True),
+                name="budget_threshold_not_negative",
+            ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(project__isnull=True, api_key__isnull=True),
+                name="budget_one_per_organization",
+            ),
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(project__isnull=False, api_key__isnull=True),
+                name="budget_one_per_project",
+            ),
+            models.UniqueConstraint(
+                fields=["api_key"],
+                condition=Q(api_key__isnull=False),
+                name="budget_one_per_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = self.api_key or self.project or self.organization
+        return f"budget of {self.scope} {target}"
+
+    @property
+    def scope(self) -> str:
+        if self.api_key_id is not None:
+            return RateLimitScope.API_KEY
+        if self.project_id is not None:
+            return RateLimitScope.PROJECT
+        return RateLimitScope.ORGANIZATION

@@ -10,6 +10,8 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -28,6 +30,12 @@ class Kind:
     REQUESTS = "requests"
     TOKENS = "tokens"
     CONCURRENT = "concurrent"
+    BUDGET = "budget"  # nanodollars spent (and reserved) this calendar month
+
+
+# Spend is counted in nanodollars: whole numbers that Redis's Lua (doubles) holds
+# exactly up to millions of dollars.
+NANO_PER_USD = 10**9
 
 
 # A row's fields as meters: (field, kind, window in ms (0: concurrency), OpenAI's name).
@@ -53,12 +61,34 @@ class Meter:
     name: str  # e.g. "requests per min (RPM)"
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetRule:
+    """A scope's monthly budget, in nanodollars (None: no cap, or no alert)."""
+
+    budget_id: int
+    scope: str
+    scope_pk: int
+    scope_id: str  # the scope's public id, for messages
+    organization_id: int
+    project_id: int | None
+    api_key_id: int | None
+    cap: int | None
+    alert: int | None
+    alerted_month: date | None
+
+
 @dataclass(slots=True)
 class Rules:
-    """Every scope's meters: (scope, database id) → model ("" = every) → meters."""
+    """Every scope's meters: (scope, database id) → model ("" = every) → meters; every
+    scope's budget; and the prices of models, in nanodollars per input and output token,
+    by (organization id, or None for the global price; model)."""
 
     loaded_at: float
     by_scope: dict[tuple[str, int], dict[str, tuple[Meter, ...]]] = field(
+        default_factory=dict
+    )
+    budgets: dict[tuple[str, int], BudgetRule] = field(default_factory=dict)
+    prices: dict[tuple[int | None, str], tuple[float, float]] = field(
         default_factory=dict
     )
 
@@ -81,20 +111,47 @@ def _meters(row, scope: str, scope_pk: int, scope_id: str) -> tuple[Meter, ...]:
     return tuple(meters)
 
 
+def _scope_of(row) -> tuple[str, int, str]:
+    if row.api_key is not None:
+        return "api_key", row.api_key.pk, row.api_key.public_id
+    if row.project is not None:
+        return "project", row.project.pk, row.project.public_id
+    return "organization", row.organization_id, row.organization.public_id
+
+
+def _nano(usd: Decimal | None) -> int | None:
+    return None if usd is None else int(usd * NANO_PER_USD)
+
+
 def load() -> Rules:
-    """Read every row (one query)."""
-    from limits.models import RateLimit
+    """Read every limit, budget and price (three queries)."""
+    from limits.models import Budget, RateLimit
+    from usage.models import ModelPrice
 
     rules = Rules(loaded_at=time.monotonic())
-    rows = RateLimit.objects.select_related("organization", "project", "api_key")
-    for row in rows:
-        if row.api_key is not None:
-            scope, pk, public_id = "api_key", row.api_key.pk, row.api_key.public_id
-        elif row.project is not None:
-            scope, pk, public_id = "project", row.project.pk, row.project.public_id
-        else:
-            scope = "organization"
-            pk, public_id = row.organization_id, row.organization.public_id
+    related = ("organization", "project", "api_key")
+    for budget in Budget.objects.select_related(*related):
+        scope, pk, public_id = _scope_of(budget)
+        rules.budgets[(scope, pk)] = BudgetRule(
+            budget.pk,
+            scope,
+            pk,
+            public_id,
+            budget.organization_id,
+            budget.project_id,
+            budget.api_key_id,
+            _nano(budget.monthly_limit_usd),
+            _nano(budget.alert_threshold_usd),
+            budget.alerted_month,
+        )
+    for price in ModelPrice.objects.all():
+        # USD per million tokens → nanodollars per token.
+        rules.prices[(price.organization_id, price.model)] = (
+            float(price.input_per_million) * 1000,
+            float(price.output_per_million) * 1000,
+        )
+    for row in RateLimit.objects.select_related(*related):
+        scope, pk, public_id = _scope_of(row)
         models = rules.by_scope.setdefault((scope, pk), {})
         models[row.model] = _meters(row, scope, pk, public_id)
     return rules
@@ -151,16 +208,19 @@ async def _reload() -> None:
         logger.exception("Could not reload the rate limits; keeping the previous ones")
 
 
-def meters_for(rules: Rules, principal: Principal, model: str) -> list[Meter]:
-    """Every meter that applies to this caller using `model`: the organization's,
-    the project's and the key's, each for this model and for every model."""
-    scopes = (
+def _scopes(principal: Principal) -> tuple[tuple[str, int | None], ...]:
+    return (
         ("organization", principal.organization_id),
         ("project", principal.project_id),
         ("api_key", principal.api_key_id),
     )
+
+
+def meters_for(rules: Rules, principal: Principal, model: str) -> list[Meter]:
+    """Every meter that applies to this caller using `model`: the organization's,
+    the project's and the key's, each for this model and for every model."""
     meters: list[Meter] = []
-    for scope, pk in scopes:
+    for scope, pk in _scopes(principal):
         if pk is None:
             continue
         models = rules.by_scope.get((scope, pk))
@@ -169,6 +229,32 @@ def meters_for(rules: Rules, principal: Principal, model: str) -> list[Meter]:
             if model:
                 meters.extend(models.get(model, ()))
     return meters
+
+
+def budgets_for(rules: Rules, principal: Principal) -> list[BudgetRule]:
+    """The budgets of this caller's organization, project and key."""
+    found = []
+    for scope, pk in _scopes(principal):
+        if pk is not None and (budget := rules.budgets.get((scope, pk))) is not None:
+            found.append(budget)
+    return found
+
+
+def price_for(
+    rules: Rules, organization_id: int | None, model: str
+) -> tuple[float, float] | None:
+    """Nanodollars per input and output token of `model` for this organization: its
+    own price, else the global one; None without a price (the model costs nothing)."""
+    own = rules.prices.get((organization_id, model))
+    return own if own is not None else rules.prices.get((None, model))
+
+
+def budget_key(budget: BudgetRule, month: str) -> str:
+    """The counter of a budget's spend in one month ("2026-12")."""
+    return (
+        f"{settings.RATE_LIMIT_KEY_PREFIX}{_salt}{{o{budget.organization_id}}}:"
+        f"budget:{budget.scope}:{budget.scope_pk}:{month}"
+    )
 
 
 def reset_for_tests() -> None:

@@ -6,7 +6,10 @@ without REDIS_URL. Both implement the same rules:
   continuously over the window, kept as its theoretical arrival time (GCRA): a request
   of cost c passes when the bucket holds c; reset is when it is full again;
 - concurrency is a set of slots, each with a lease that expires, so that a process
-  killed mid-request cannot hold a slot for longer than RATE_LIMIT_SLOT_LEASE_SECONDS.
+  killed mid-request cannot hold a slot for longer than RATE_LIMIT_SLOT_LEASE_SECONDS;
+- a budget is the month's spend in nanodollars, spent and reserved: a request passes
+  when its estimated cost fits under the cap. A counter Redis does not hold (a new
+  month, a restarted Redis) starts from the usage ledger's spend, given by the caller.
 
 A request either takes every meter or none.
 """
@@ -48,21 +51,27 @@ class Refused:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """What a finished request gives back: its slots, and its tokens' difference
-    between what was reserved and what was used (positive: used more)."""
+    """What a finished request gives back: its slots, and the difference between what
+    was reserved and what was used (positive: used more), in tokens and nanodollars."""
 
     meters: tuple[Meter, ...]
     slot: str
     token_delta: int
+    cost_delta: int = 0
 
 
-# ARGV: now (ms), the slot's id, its lease (ms), and every meter's "kind,limit,window,cost"
-# joined by ";" (kind: r a rate, c concurrency), in KEYS order: few arguments, as
-# redis-py encodes each in Python.
+# A budget counter outlives its month by a few days (late settlements find it).
+BUDGET_TTL_MS = 40 * 86_400_000
+
+
+# ARGV: now (ms), the slot's id, its lease (ms), every meter's "kind,limit,window,cost"
+# joined by ";" (kind: r a rate, c concurrency, b a budget whose window is the ledger's
+# spend), in KEYS order, and a budget counter's time to live (ms).
 ACQUIRE = """
 local now = tonumber(ARGV[1])
 local slot = ARGV[2]
 local lease = tonumber(ARGV[3])
+local BUDGET_TTL = tonumber(ARGV[5])
 local meters = {}
 for kind, limit, window, cost in string.gmatch(ARGV[4], "(%a),(%d+),(%d+),(-?%d+)") do
   meters[#meters + 1] = {kind, tonumber(limit), tonumber(window), tonumber(cost)}
@@ -74,6 +83,11 @@ for i = 1, #KEYS do
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
     local used = redis.call('ZCARD', KEYS[i])
     if used + 1 > limit then return {0, i, used, -1} end
+  elseif kind == 'b' then
+    -- "window" carries the ledger's spend, for a counter Redis does not hold.
+    local spent = tonumber(redis.call('GET', KEYS[i]) or window)
+    if spent + cost > limit then return {0, i, spent, -2} end
+    tats[i] = spent + cost
   else
     local interval = window / limit
     local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
@@ -92,6 +106,10 @@ for i = 1, #KEYS do
     redis.call('ZADD', KEYS[i], now + lease, slot)
     redis.call('PEXPIRE', KEYS[i], lease)
     out[#out + 1] = limit - redis.call('ZCARD', KEYS[i])
+    out[#out + 1] = 0
+  elseif kind == 'b' then
+    redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', BUDGET_TTL)
+    out[#out + 1] = limit - tats[i]
     out[#out + 1] = 0
   else
     local new_tat = tats[i]
@@ -114,6 +132,13 @@ for kind, limit, window, delta in string.gmatch(ARGV[3], "(%a),(%d+),(%d+),(-?%d
   delta = tonumber(delta)
   if kind == 'c' then
     redis.call('ZREM', KEYS[i], slot)
+  elseif kind == 'b' then
+    local spent = redis.call('GET', KEYS[i])
+    if spent and delta ~= 0 then
+      local ttl = redis.call('PTTL', KEYS[i])
+      local value = string.format('%.0f', math.max(tonumber(spent) + delta, 0))
+      redis.call('SET', KEYS[i], value, 'PX', math.max(ttl, 1000))
+    end
   elseif delta ~= 0 then
     local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
     if tat < now then tat = now end
@@ -129,10 +154,20 @@ return 1
 """
 
 
-def _spec(meters: list[Meter] | tuple[Meter, ...], amounts: list[int]) -> str:
-    """The meters and their amounts, as the scripts read them."""
+_LETTERS = {Kind.CONCURRENT: "c", Kind.BUDGET: "b"}
+
+
+def _spec(
+    meters: list[Meter] | tuple[Meter, ...],
+    amounts: list[int],
+    spent: dict[str, int] | None = None,
+) -> str:
+    """The meters and their amounts, as the scripts read them (a budget's window is
+    the ledger's spend, from `spent` by key)."""
     return ";".join(
-        f"{'c' if m.kind == Kind.CONCURRENT else 'r'},{m.limit},{m.window_ms},{amount}"
+        f"{_LETTERS.get(m.kind, 'r')},{m.limit},"
+        f"{spent.get(m.key, 0) if spent and m.kind == Kind.BUDGET else m.window_ms},"
+        f"{amount}"
         for m, amount in zip(meters, amounts, strict=True)
     )
 
@@ -150,16 +185,24 @@ _Call = tuple[
 ]
 
 
+# How long a settlement may wait for an admission to ride with (under load one comes
+# within milliseconds; a lone settlement goes after this).
+SETTLE_DELAY_SECONDS = 0.02
+
+
 class _Batches:
-    """The script calls of one event loop, sent together: every call made during one
-    turn of the loop goes in one pipeline (one round trip; a third of the CPU of
-    calls sent one by one under load), in the order made."""
+    """The script calls of one event loop, sent together, in the order made: the calls
+    of one turn of the loop go in one pipeline (one round trip), and settlements, which
+    nobody waits for, ride with the next admission's (or go after SETTLE_DELAY_SECONDS).
+    Under load that is a fraction of the CPU of a round trip per call."""
 
     def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.client, self.loop = client, loop
         self.shas: dict[str, str] = {}
         self.pending: list[_Call] = []
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.scheduled: asyncio.Handle | None = None
+        self.soon = False  # whether `scheduled` is this turn's (not a delayed) send
 
     def call(
         self,
@@ -167,16 +210,24 @@ class _Batches:
         keys: list[str],
         args: list[Any],
         undo: Callable[[Any], None] | None = None,
+        *,
+        waited_for: bool = True,
     ) -> asyncio.Future[Any]:
-        """Queue a script call for this turn's batch. `undo` gets its answer if the
-        caller stopped waiting for it (the answer's future was cancelled)."""
+        """Queue a script call: for this turn's batch when someone waits for its answer,
+        else for the next batch. `undo` gets its answer if the caller stopped waiting
+        for it (the answer's future was cancelled)."""
         future = self.loop.create_future()
-        if not self.pending:
-            self.loop.call_soon(self._send)
         self.pending.append((script, keys, args, future, undo))
+        if waited_for and not self.soon:
+            if self.scheduled is not None:
+                self.scheduled.cancel()
+            self.scheduled, self.soon = self.loop.call_soon(self._send), True
+        elif self.scheduled is None:
+            self.scheduled = self.loop.call_later(SETTLE_DELAY_SECONDS, self._send)
         return future
 
     def _send(self) -> None:
+        self.scheduled, self.soon = None, False
         batch, self.pending = self.pending, []
         task = self.loop.create_task(self._execute(batch))
         self.in_flight.add(task)
@@ -215,16 +266,40 @@ class _Batches:
             return await pipe.execute(raise_on_error=False)
 
     async def drain(self) -> None:
-        while self.pending or self.in_flight:
-            await asyncio.sleep(0)
-            if self.in_flight:
-                await asyncio.wait(set(self.in_flight))
+        """Send what is queued now and wait until every answer has come."""
+        if self.pending:
+            if self.scheduled is not None:
+                self.scheduled.cancel()
+            self._send()
+        while self.in_flight:
+            await asyncio.wait(set(self.in_flight))
 
 
 def _no_script(result: Any) -> bool:
     from redis.exceptions import NoScriptError
 
     return isinstance(result, NoScriptError)
+
+
+def _connection_class() -> type:
+    """redis-py's asyncio connection, packing commands with hiredis (C) rather than in
+    Python: a script call with its keys and arguments costs a third of the CPU to pack
+    (docs/decisions/0009-rate-limit-calls.md; off with JANSERVER_BYPASSES_OFF=hiredis_pack).
+    """
+    import hiredis
+    import redis.asyncio
+
+    if "hiredis_pack" in settings.BYPASSES_OFF:
+        return redis.asyncio.Connection
+
+    class HiredisPacking(redis.asyncio.Connection):
+        def pack_command(self, *args: Any) -> list[bytes]:
+            first = args[0]
+            if isinstance(first, str) and " " in first:  # "SCRIPT LOAD" and the like
+                args = (*first.split(), *args[1:])
+            return [hiredis.pack_command(args)]
+
+    return HiredisPacking
 
 
 class RedisStore:
@@ -242,14 +317,22 @@ class RedisStore:
         held = self._batches.get(loop)
         if held is None or held[0] != settings.REDIS_URL:
             client = redis.asyncio.Redis.from_url(
-                settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
+                settings.REDIS_URL,
+                socket_connect_timeout=1,
+                socket_timeout=1,
+                connection_class=_connection_class(),
             )
             held = (settings.REDIS_URL, _Batches(client, loop))
             self._batches[loop] = held
         return held[1]
 
     async def acquire(
-        self, meters: list[Meter], costs: list[int], slot: str, now_ms: int
+        self,
+        meters: list[Meter],
+        costs: list[int],
+        slot: str,
+        now_ms: int,
+        spent: dict[str, int] | None = None,
     ) -> list[Taken] | Refused:
         lease_ms = settings.RATE_LIMIT_SLOT_LEASE_SECONDS * 1000
         keys = [m.key for m in meters]
@@ -257,12 +340,16 @@ class RedisStore:
             (c for m, c in zip(meters, costs, strict=True) if m.kind == Kind.TOKENS),
             default=0,
         )
-        refund = Settlement(tuple(meters), slot, -tokens)
+        cost = max(
+            (c for m, c in zip(meters, costs, strict=True) if m.kind == Kind.BUDGET),
+            default=0,
+        )
+        refund = Settlement(tuple(meters), slot, -tokens, -cost)
         # If the caller goes away meanwhile, whatever the call took is given back.
         answer = await self._batch().call(
             ACQUIRE,
             keys,
-            [now_ms, slot, lease_ms, _spec(meters, costs)],
+            [now_ms, slot, lease_ms, _spec(meters, costs, spent), BUDGET_TTL_MS],
             undo=lambda taken: self._undo(taken, refund),
         )
         if answer[0] == 0:
@@ -281,6 +368,7 @@ class RedisStore:
             SETTLE,
             [m.key for m in done.meters],
             [now_ms, done.slot, _spec(done.meters, _deltas(done))],
+            waited_for=False,
         )
         future.add_done_callback(_log_failure)
 
@@ -296,7 +384,14 @@ def _log_failure(done: asyncio.Future[Any]) -> None:
 
 
 def _deltas(done: Settlement) -> list[int]:
-    return [done.token_delta if m.kind == Kind.TOKENS else 0 for m in done.meters]
+    return [
+        done.token_delta
+        if m.kind == Kind.TOKENS
+        else done.cost_delta
+        if m.kind == Kind.BUDGET
+        else 0
+        for m in done.meters
+    ]
 
 
 class LocalStore:
@@ -306,9 +401,15 @@ class LocalStore:
     def __init__(self) -> None:
         self._tats: dict[str, int] = {}
         self._slots: dict[str, dict[str, int]] = {}
+        self._spent: dict[str, int] = {}
 
     async def acquire(
-        self, meters: list[Meter], costs: list[int], slot: str, now_ms: int
+        self,
+        meters: list[Meter],
+        costs: list[int],
+        slot: str,
+        now_ms: int,
+        spent: dict[str, int] | None = None,
     ) -> list[Taken] | Refused:
         new_tats: dict[str, int] = {}
         for meter, cost in zip(meters, costs, strict=True):
@@ -316,6 +417,12 @@ class LocalStore:
                 slots = self._live_slots(meter.key, now_ms)
                 if len(slots) + 1 > meter.limit:
                     return Refused(meter, len(slots), None)
+                continue
+            if meter.kind == Kind.BUDGET:
+                so_far = self._spent.get(meter.key, (spent or {}).get(meter.key, 0))
+                if so_far + cost > meter.limit:
+                    return Refused(meter, so_far, None)
+                new_tats[meter.key] = so_far + cost
                 continue
             interval = meter.window_ms / meter.limit
             tat = max(new_tats.get(meter.key, self._tats.get(meter.key, 0)), now_ms)
@@ -331,6 +438,10 @@ class LocalStore:
                 slots = self._slots.setdefault(meter.key, {})
                 slots[slot] = now_ms + lease_ms
                 taken.append(Taken(meter, meter.limit - len(slots), 0))
+                continue
+            if meter.kind == Kind.BUDGET:
+                self._spent[meter.key] = new_tats[meter.key]
+                taken.append(Taken(meter, meter.limit - new_tats[meter.key], 0))
                 continue
             new_tat = self._tats[meter.key] = new_tats[meter.key]
             interval = meter.window_ms / meter.limit
@@ -349,6 +460,9 @@ class LocalStore:
         for meter, delta in zip(done.meters, _deltas(done), strict=True):
             if meter.kind == Kind.CONCURRENT:
                 self._slots.get(meter.key, {}).pop(done.slot, None)
+            elif meter.kind == Kind.BUDGET:
+                if meter.key in self._spent:
+                    self._spent[meter.key] = max(self._spent[meter.key] + delta, 0)
             elif delta:
                 tat = max(self._tats.get(meter.key, 0), now_ms)
                 new_tat = math.ceil(tat + delta * meter.window_ms / meter.limit)
