@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "orgs",
     "conversations",
     "inference",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -399,6 +400,9 @@ CATALOG_REFRESH_SECONDS = env_float("CATALOG_REFRESH_SECONDS", 30.0)
 USAGE_FLUSH_SECONDS = env_float("USAGE_FLUSH_SECONDS", 1.0)
 USAGE_FLUSH_BATCH = env_int("USAGE_FLUSH_BATCH", 500)
 USAGE_MAX_PENDING = env_int("USAGE_MAX_PENDING", 100_000)
+# Days the ledger's raw rows (and the minute rollups) are kept by `manage.py
+# prune_usage`; 0 keeps them forever. Hour and day rollups are always kept.
+USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", 90)
 # Prometheus /metrics: with METRICS_TOKEN, scrapers send "Authorization: Bearer <token>";
 # without it only loopback clients may scrape (everyone else gets 404).
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)

@@ -5,7 +5,7 @@ import grimp
 
 from janserver.http import handler
 
-PACKAGES = ("janserver", "accounts", "orgs", "conversations", "inference")
+PACKAGES = ("janserver", "accounts", "orgs", "conversations", "inference", "usage")
 
 
 def _cycles(imports: dict[str, set[str]]) -> list[list[str]]:
