@@ -9,6 +9,7 @@ from usage.selectors.reports import (
     usage_buckets,
     usage_filters_resolve,
     usd,
+    window_buckets,
 )
 from usage.selectors.spend import month_of, month_spend
 
@@ -25,4 +26,5 @@ __all__ = [
     "usage_buckets",
     "usage_filters_resolve",
     "usd",
+    "window_buckets",
 ]

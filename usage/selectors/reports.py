@@ -147,10 +147,7 @@ def usage_buckets(
     )
     results = list(aggregated)
     names = _public_names(results, columns)
-    buckets = {
-        start: Bucket(start, start + window.width)
-        for start in range(window.start, end, window.width)
-    }
+    buckets = {bucket.start: bucket for bucket in window_buckets(window)}
     for result in results:
         dimensions = {
             name: names.get((column, result[column]), result[column])
@@ -159,6 +156,15 @@ def usage_buckets(
         sums = {name: int(result[f"sum_{name}"] or 0) for name in SUMMED}
         buckets[result["bucket_start"]].rows.append(Row(dimensions, sums))
     return list(buckets.values())
+
+
+def window_buckets(window: Window) -> list[Bucket]:
+    """Return the window's buckets, empty."""
+    end = window.start + window.width * window.count
+    return [
+        Bucket(start, start + window.width)
+        for start in range(window.start, end, window.width)
+    ]
 
 
 def _filtered(rollups: Any, filters: Filters) -> Any:
