@@ -13,7 +13,7 @@ from orgs.tests.factories import (
     ProjectFactory,
     ProjectMemberFactory,
 )
-from orgs.tests.test_api_base import (  # noqa: F401 (a fixture)
+from orgs.tests.test_api_base import (  # noqa: F401 (wsgi_client: a fixture)
     admin_key_api,
     error,
     member,
@@ -409,7 +409,7 @@ def test_a_report_is_a_fixed_number_of_queries(tenancy, django_assert_max_num_qu
     assert response.status_code == 200
 
 
-def test_the_openai_sdk_reads_usage_and_costs(tenancy, wsgi_client):
+def test_the_openai_sdk_reads_usage_and_costs(tenancy, wsgi_client):  # noqa: F811
     """The official SDK's admin client: usage.completions and usage.costs."""
     _, secret = api_key_create(
         kind="admin", organization=tenancy.organization, owner=tenancy.owner
