@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from janserver.api.pagination import list_query, paginated_response
 from janserver.api.schema import deleted, list_schema, operation
 from janserver.api.shapes import deleted_body
-from orgs.api.base import OrganizationView
 from orgs.models import Organization
+from usage.api.base import OrganizationView
 from usage.api.pages import page_for
 from usage.api.schema import COSTS_PAGE, USAGE_PAGE, report_schema
 from usage.api.serializers import (
