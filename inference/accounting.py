@@ -74,7 +74,7 @@ class Accounting:
             _count(counts.get("completion_tokens")) or completion_tokens_seen
         )
         if self.ticket is not None:
-            self.ticket.settle(prompt_tokens + completion_tokens)
+            self.ticket.settle(prompt_tokens, completion_tokens)
         metrics.observe_request(self.endpoint, http_status)
         usage.record(
             usage.UsageEntry(

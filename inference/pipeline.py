@@ -40,6 +40,7 @@ from janserver.auth import aauthenticate
 from janserver.errors import (
     APIError,
     Forbidden,
+    InsufficientQuota,
     InvalidRequest,
     NotFound,
     RateLimited,
@@ -144,10 +145,17 @@ async def admit(
         stream=payload.stream if stream is None else stream,
     )
     try:
+        prompt, completion = estimated_tokens(payload)
         account.ticket = await admission.admit(
-            call.principal, payload.model, estimated_tokens=estimated_tokens(payload)
+            call.principal,
+            payload.model,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
         )
-    except RateLimited:  # the caller's own limits, not an upstream's
+    except (
+        RateLimited,
+        InsufficientQuota,
+    ):  # the caller's own limits, not an upstream's
         account.finish(status=UsageStatus.CLIENT_ERROR, http_status=429)
         raise
     except APIError as error:
@@ -156,10 +164,10 @@ async def admit(
     return account
 
 
-def estimated_tokens(payload: InferenceRequest) -> int:
-    """What a request may cost at most, for token limits: its prompt's size in
-    tokens (estimated as 4 bytes of JSON a token) and n times max_tokens (or the default
-    reservation), settled with the real count once it ends."""
+def estimated_tokens(payload: InferenceRequest) -> tuple[int, int]:
+    """What a request may use at most, for token limits and budgets: its prompt's
+    size in tokens (estimated as 4 bytes of JSON a token) and n times max_tokens (or the
+    default reservation), settled with the real counts once it ends."""
     body = payload.body
     prompt = body.get("messages", body.get("prompt"))
     prompt_tokens = len(orjson.dumps(prompt)) // 4 + 1 if prompt is not None else 0
@@ -167,7 +175,7 @@ def estimated_tokens(payload: InferenceRequest) -> int:
     completion = limit[1] if limit else settings.RATE_LIMIT_DEFAULT_COMPLETION_TOKENS
     n = body.get("n")
     choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
-    return prompt_tokens + completion * choices
+    return prompt_tokens, completion * choices
 
 
 async def open_upstream(

@@ -22,6 +22,7 @@ from django.utils import timezone
 from inference import metrics
 from inference.models import UsageRecord
 from janserver import db
+from usage.services import usage_rollups_add
 
 logger = logging.getLogger("janserver.usage")
 
@@ -244,8 +245,12 @@ def _write(batch: list[UsageEntry]) -> None:
 
 def _insert(batch: list[UsageEntry]) -> None:
     # atomic() so that a failure inside an outer transaction rolls back to a savepoint.
+    # The rollups are added in the same transaction: a batch that fails, and is
+    # retried, is counted once, when it is written.
+    rows = _rows(batch)
     with transaction.atomic():
-        db.insert_many(UsageRecord, _rows(batch))
+        db.insert_many(UsageRecord, rows)
+        usage_rollups_add(rows=rows)
 
 
 def _null_missing_references(batch: list[UsageEntry]) -> None:
@@ -266,6 +271,7 @@ def _null_missing_references(batch: list[UsageEntry]) -> None:
 def _write_one_by_one(batch: list[UsageEntry]) -> None:
     bad = 0
     with transaction.atomic():
+        written = []
         for entry, row in zip(batch, _rows(batch), strict=True):
             try:
                 with transaction.atomic():
@@ -276,6 +282,9 @@ def _write_one_by_one(batch: list[UsageEntry]) -> None:
                     "Usage record cannot be stored; dropped",
                     extra={"usage": asdict(entry)},
                 )
+            else:
+                written.append(row)
+        usage_rollups_add(rows=written)
     if bad:
         _drop(bad, "records the database rejected")
 

@@ -146,6 +146,21 @@ class RateLimited(APIError):
         self.headers["Retry-After"] = str(max(1, int(retry_after)))
 
 
+class InsufficientQuota(APIError):
+    """A budget is spent: OpenAI's 429 that no retry helps (x-should-retry: false)."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+    default_message = (
+        "You exceeded your current quota, please check your plan and billing details."
+    )
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("x-should-retry", "false")
+
+
 class InternalError(APIError):
     pass
 

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "conversations",
     "inference",
     "limits",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -410,6 +411,9 @@ RATE_LIMIT_SLOT_LEASE_SECONDS = env_int("RATE_LIMIT_SLOT_LEASE_SECONDS", 900)
 RATE_LIMIT_DEFAULT_COMPLETION_TOKENS = env_int(
     "RATE_LIMIT_DEFAULT_COMPLETION_TOKENS", 1024
 )
+# Budgets: how often a process re-reads a scope's spend from the usage ledger (it seeds
+# a month's counter when Redis holds none: a new month, a restarted Redis).
+BUDGET_LEDGER_REFRESH_SECONDS = env_float("BUDGET_LEDGER_REFRESH_SECONDS", 30.0)
 # The prefix of the counters' keys in Redis (gateways sharing a Redis share limits).
 RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "janserver:rl:")
 
@@ -417,6 +421,9 @@ RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "janserver:rl:")
 USAGE_FLUSH_SECONDS = env_float("USAGE_FLUSH_SECONDS", 1.0)
 USAGE_FLUSH_BATCH = env_int("USAGE_FLUSH_BATCH", 500)
 USAGE_MAX_PENDING = env_int("USAGE_MAX_PENDING", 100_000)
+# Days the ledger's raw rows (and the minute rollups) are kept by `manage.py
+# prune_usage`; 0 keeps them forever. Hour and day rollups are always kept.
+USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", 90)
 # Prometheus /metrics: with METRICS_TOKEN, scrapers send "Authorization: Bearer <token>";
 # without it only loopback clients may scrape (everyone else gets 404).
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)

@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     path("v1/organization/", include("orgs.api.urls")),
     path("v1/organization/", include("limits.api.urls")),
+    path("v1/organization/", include("usage.api.urls")),
     path("v1/auth/", include("accounts.api.urls")),
     # Before inference.api.urls, whose models/<path:model_id> would catch it.
     path("v1/", include((provider_urls.urlpatterns, "model_providers"))),

@@ -21,7 +21,7 @@ from redis import exceptions as redis_exceptions
 
 from janserver.errors import RateLimited, ServiceUnavailable
 from janserver.principal import Principal
-from limits import rules
+from limits import budgets, rules
 from limits.rules import Kind, Meter
 from limits.store import LocalStore, RedisStore, Refused, Settlement, Taken
 
@@ -75,19 +75,24 @@ class Ticket:
     slot: str
     reserved_tokens: int
     taken: list[Taken]
+    pricing: budgets.Pricing | None = None
     settled: bool = field(default=False)
 
     @property
     def headers(self) -> dict[str, str]:
         return rate_headers(self.taken)
 
-    def settle(self, used_tokens: int) -> None:
-        """Give back the slot and charge or refund the tokens (once)."""
+    def settle(self, prompt_tokens: int, completion_tokens: int) -> None:
+        """Give back the slot and charge or refund the tokens and cost (once)."""
         if self.settled:
             return
         self.settled = True
-        delta = used_tokens - self.reserved_tokens
-        _queue(Settlement(self.meters, self.slot, delta))
+        delta = prompt_tokens + completion_tokens - self.reserved_tokens
+        cost_delta = 0
+        if self.pricing is not None:
+            used = self.pricing.cost(prompt_tokens, completion_tokens)
+            cost_delta = used - self.pricing.estimate
+        _queue(Settlement(self.meters, self.slot, delta, cost_delta))
 
 
 def _refusal(refused: Refused, model: str, cost: int) -> RateLimited:
@@ -132,25 +137,41 @@ def _never(meter: Meter, model: str, cost: int) -> RateLimited | None:
 
 
 async def admit(
-    principal: Principal, model: str, *, estimated_tokens: int
+    principal: Principal, model: str, *, prompt_tokens: int, completion_tokens: int
 ) -> Ticket | None:
-    """Take every meter that applies to this request, or raise RateLimited (429)
-    naming the limit hit. Returns None when no limit applies (no round trip).
+    """Take every meter that applies to this request (its estimate: `prompt_tokens`
+    and `completion_tokens` at most), or raise RateLimited (429) naming the limit hit,
+    `insufficient_quota` for a budget. Returns None when nothing applies (no round
+    trip).
 
     With the store unreachable: admitted without limits when RATE_LIMIT_FAIL_OPEN,
     else ServiceUnavailable (503).
     """
-    meters = rules.meters_for(await rules.arules(), principal, model)
-    if not meters:
-        return None
+    current = await rules.arules()
+    meters = rules.meters_for(current, principal, model)
+    estimated_tokens = prompt_tokens + completion_tokens
     costs = [estimated_tokens if m.kind == Kind.TOKENS else 1 for m in meters]
     for meter, cost in zip(meters, costs, strict=True):
         never = _never(meter, model, cost)
         if never is not None:
             raise never
+    found = rules.budgets_for(current, principal)
+    price = rules.price_for(current, principal.organization_id, model)
+    pricing, month, spent = None, budgets.month_of(), {}
+    by_meter: dict[str, rules.BudgetRule] = {}
+    if found and price is not None:
+        pricing = budgets.pricing(price, prompt_tokens, completion_tokens)
+        for budget in found:
+            meter = budgets.meter(budget, month)
+            meters.append(meter)
+            costs.append(pricing.estimate)
+            by_meter[meter.key] = budget
+            spent[meter.key] = await budgets.ledger_spent(budget, month)
+    if not meters:
+        return None
     slot = secrets.token_hex(8)
     try:
-        result = await store().acquire(meters, costs, slot, _now_ms())
+        result = await store().acquire(meters, costs, slot, _now_ms(), spent)
     except STORE_ERRORS:
         if settings.RATE_LIMIT_FAIL_OPEN:
             logger.warning("Rate limits unchecked: Redis is unreachable (fail open)")
@@ -160,8 +181,14 @@ async def admit(
         ) from None
     if isinstance(result, Refused):
         cost = costs[meters.index(result.meter)]
+        if result.meter.kind == Kind.BUDGET:
+            raise budgets.exhausted(by_meter[result.meter.key], result.used, cost)
         raise _refusal(result, model, cost)
-    return Ticket(tuple(meters), slot, estimated_tokens, result)
+    for taken in result:
+        if taken.meter.kind == Kind.BUDGET:
+            budget = by_meter[taken.meter.key]
+            budgets.alert_if_due(budget, month, taken.meter.limit - taken.remaining)
+    return Ticket(tuple(meters), slot, estimated_tokens, result, pricing)
 
 
 _store: RedisStore | LocalStore | None = None
@@ -192,3 +219,4 @@ def reset_for_tests() -> None:
     global _store, _store_url
     _store, _store_url = None, None
     rules.reset_for_tests()
+    budgets.reset_for_tests()

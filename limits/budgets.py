@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from django.conf import settings
 
 from janserver import background, db
-from janserver.errors import RateLimited
+from janserver.errors import InsufficientQuota
 from limits.rules import NANO_PER_USD, BudgetRule, Kind, Meter, budget_key
 
 logger = logging.getLogger("janserver.limits")
@@ -89,7 +89,7 @@ async def ledger_spent(budget: BudgetRule, month: date) -> int:
     return nano
 
 
-def exhausted(budget: BudgetRule, spent: int, cost: int) -> RateLimited:
+def exhausted(budget: BudgetRule, spent: int, cost: int) -> InsufficientQuota:
     """OpenAI's insufficient_quota: no retry will help before the month ends."""
     where = f"{budget.scope.replace('_', ' ')} {budget.scope_id}"
     cap = (budget.cap or 0) / NANO_PER_USD
@@ -99,10 +99,7 @@ def exhausted(budget: BudgetRule, spent: int, cost: int) -> RateLimited:
         f"request may cost up to ${cost / NANO_PER_USD:,.6f}. The budget renews on "
         "the 1st (UTC); an owner can raise it."
     )
-    error = RateLimited(message, code="insufficient_quota")
-    error.type_ = "insufficient_quota"
-    error.headers["x-should-retry"] = "false"
-    return error
+    return InsufficientQuota(message)
 
 
 _alerted: set[tuple[int, date]] = set()

@@ -161,7 +161,8 @@ class Budget(models.Model):
                 name="budget_key_has_its_project",
             ),
             models.CheckConstraint(
-                condition=Q(monthly_limit_usd__gte=0) | Q(monthly_limit_usd__isnull=True),
+                condition=Q(monthly_limit_usd__gte=0)
+                | Q(monthly_limit_usd__isnull=True),
                 name="budget_limit_not_negative",
             ),
             models.CheckConstraint(

@@ -8,13 +8,18 @@ owners and readers pass; on, the view's selectors show members no more than thei
 own projects).
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from janserver.auth import AdminAccess, principal_of
-from orgs.selectors import ORGANIZATION_HEADER, organization_access_get
+from orgs.selectors import (
+    ORGANIZATION_HEADER,
+    OrganizationAccess,
+    organization_access_get,
+)
 
 
 class OrganizationAccessRequired(AdminAccess):
@@ -32,3 +37,20 @@ class OrganizationAccessRequired(AdminAccess):
             members_allowed=getattr(view, "members_allowed", False),
         )
         return True
+
+
+class OrganizationView(APIView):
+    """The base of every organization admin view, in any app: it acts on the caller's
+    organization (`self.access`).
+
+    Login users and admin keys may call; project keys get 403. Only the organization's
+    owners and readers pass, unless `members_allowed` is on, in which case the view's
+    selectors show members no more than their own projects. Writes (any method but
+    GET, HEAD and OPTIONS) need an organization owner unless `owner_writes` is off, in
+    which case the view's selectors decide from `access.write`.
+    """
+
+    permission_classes = [OrganizationAccessRequired]
+    owner_writes: ClassVar[bool] = True
+    members_allowed: ClassVar[bool] = False
+    access: OrganizationAccess

@@ -5,7 +5,15 @@ import grimp
 
 from janserver.http import handler
 
-PACKAGES = ("janserver", "accounts", "orgs", "conversations", "inference", "limits")
+PACKAGES = (
+    "janserver",
+    "accounts",
+    "orgs",
+    "conversations",
+    "inference",
+    "limits",
+    "usage",
+)
 
 
 def _cycles(imports: dict[str, set[str]]) -> list[list[str]]:

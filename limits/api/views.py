@@ -24,8 +24,8 @@ from limits.api.serializers import (
 )
 from limits.selectors import project_model_limits
 from limits.services import rate_limit_set
-from orgs.api.base import OrganizationView
 from orgs.models import Project
+from orgs.permissions import OrganizationView
 from orgs.selectors import project_get_for_admin
 
 

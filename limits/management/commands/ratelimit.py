@@ -35,6 +35,36 @@ def _limit(text: str) -> int | None:
         raise CommandError(f"Not a whole number (or `none`): {text!r}") from None
 
 
+def add_scope_arguments(parser: argparse.ArgumentParser) -> None:
+    """--organization, --project or --key: the scope a command acts on."""
+    scope = parser.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--organization", help="org_…: the whole organization")
+    scope.add_argument("--project", help="proj_…: one project")
+    scope.add_argument("--key", help="key_…: one project API key")
+
+
+def scope_of(options: dict[str, Any]) -> dict[str, Any]:
+    """The organization, project and key of --organization, --project or --key."""
+    try:
+        if options.get("key"):
+            key = ApiKey.objects.select_related("project").get(public_id=options["key"])
+            return {
+                "organization": key.organization,
+                "project": key.project,
+                "api_key": key,
+            }
+        if options.get("project"):
+            project = Project.objects.select_related("organization").get(
+                public_id=options["project"]
+            )
+            return {"organization": project.organization, "project": project}
+        return {
+            "organization": Organization.objects.get(public_id=options["organization"])
+        }
+    except (ApiKey.DoesNotExist, Project.DoesNotExist, Organization.DoesNotExist):
+        raise CommandError("No such organization, project or key.") from None
+
+
 class Command(BaseCommand):
     help = "List, set or remove the rate limits of organizations, projects and keys."
 
@@ -47,10 +77,7 @@ class Command(BaseCommand):
             ("remove", "Remove every limit of a scope and model."),
         ):
             action = sub.add_parser(name, help=helptext)
-            scope = action.add_mutually_exclusive_group(required=True)
-            scope.add_argument("--organization", help="org_…: the whole organization")
-            scope.add_argument("--project", help="proj_…: one project")
-            scope.add_argument("--key", help="key_…: one project API key")
+            add_scope_arguments(action)
             action.add_argument("--model", default="", help="Default: every model.")
             if name == "set":
                 for option, field in OPTIONS.items():
@@ -65,7 +92,7 @@ class Command(BaseCommand):
         if options["action"] == "list":
             self._list(options.get("organization"))
             return
-        scope = self._scope(options)
+        scope = scope_of(options)
         if options["action"] == "remove":
             row = RateLimit.objects.filter(**scope, model=options["model"]).first()
             if row is None:
@@ -87,30 +114,6 @@ class Command(BaseCommand):
         except InvalidRequest as error:
             raise CommandError(error.message) from None
         self.stdout.write(f"Set: {row} " + self._values(row))
-
-    def _scope(self, options: dict[str, Any]) -> dict[str, Any]:
-        try:
-            if options.get("key"):
-                key = ApiKey.objects.select_related("project").get(
-                    public_id=options["key"]
-                )
-                return {
-                    "organization": key.organization,
-                    "project": key.project,
-                    "api_key": key,
-                }
-            if options.get("project"):
-                project = Project.objects.select_related("organization").get(
-                    public_id=options["project"]
-                )
-                return {"organization": project.organization, "project": project}
-            return {
-                "organization": Organization.objects.get(
-                    public_id=options["organization"]
-                )
-            }
-        except (ApiKey.DoesNotExist, Project.DoesNotExist, Organization.DoesNotExist):
-            raise CommandError("No such organization, project or key.") from None
 
     def _values(self, row: RateLimit) -> str:
         return ", ".join(f"{name}={getattr(row, name)}" for name in LIMIT_FIELDS)

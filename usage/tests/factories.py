@@ -1,0 +1,53 @@
+"""Factories for prices, and usage recorded through the ledger's real write path."""
+
+from datetime import datetime
+from typing import Any
+
+import factory
+
+from inference import usage as ledger
+from inference.models import UsageStatus
+from usage.models import ModelPrice
+
+
+class ModelPriceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelPrice
+
+    model = factory.Sequence(lambda n: f"model-{n}")
+    input_per_million = "1.000000"
+    output_per_million = "2.000000"
+
+
+def record_usage(
+    *,
+    at: datetime,
+    organization_id: int | None,
+    project_id: int | None = None,
+    api_key_id: int | None = None,
+    user_id: int | None = None,
+    model: str = "jan-v1-4b",
+    prompt_tokens: int = 10,
+    completion_tokens: int = 20,
+    **fields: Any,
+) -> ledger.UsageEntry:
+    """Queue one usage entry as the relay does (flush with ledger.flush())."""
+    values: dict[str, Any] = {
+        "request_id": f"req_{at.timestamp()}",
+        "endpoint": "chat.completions",
+        "status": UsageStatus.OK,
+        **fields,
+    }
+    entry = ledger.UsageEntry(
+        organization_id=organization_id,
+        project_id=project_id,
+        api_key_id=api_key_id,
+        user_id=user_id,
+        model=model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        created_at=at,
+        **values,
+    )
+    ledger.record(entry)
+    return entry
