@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import ResponseError
 
 from limits.rules import Kind, Meter
 
@@ -191,16 +192,19 @@ SETTLE_DELAY_SECONDS = 0.02
 
 
 class _Batches:
-    """The script calls of one event loop, sent together, in the order made: the calls
-    of one turn of the loop go in one pipeline (one round trip), and settlements, which
-    nobody waits for, ride with the next admission's (or go after SETTLE_DELAY_SECONDS).
-    Under load that is a fraction of the CPU of a round trip per call."""
+    """The script calls of one event loop, on one connection of its own, in the order
+    made: one round trip at a time, carrying every call made meanwhile (under load, many
+    admissions and settlements per round trip). Settlements, which nobody waits for,
+    ride with the next admission's calls, or go after SETTLE_DELAY_SECONDS. redis-py's
+    pool and pipeline cost about as much CPU per round trip as the call itself: a
+    connection of its own with one batch in flight avoids both (decision record 0009).
+    """
 
-    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self.client, self.loop = client, loop
-        self.shas: dict[str, str] = {}
+    def __init__(self, connection: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.connection, self.loop = connection, loop
+        self.shas: dict[str, bytes] = {}
         self.pending: list[_Call] = []
-        self.in_flight: set[asyncio.Task[None]] = set()
+        self.running: asyncio.Task[None] | None = None
         self.scheduled: asyncio.Handle | None = None
         self.soon = False  # whether `scheduled` is this turn's (not a delayed) send
 
@@ -213,39 +217,52 @@ class _Batches:
         *,
         waited_for: bool = True,
     ) -> asyncio.Future[Any]:
-        """Queue a script call: for this turn's batch when someone waits for its answer,
-        else for the next batch. `undo` gets its answer if the caller stopped waiting
-        for it (the answer's future was cancelled)."""
+        """Queue a script call: for the next round trip when someone waits for its
+        answer, else for the one after SETTLE_DELAY_SECONDS at the latest. `undo` gets
+        its answer if the caller stopped waiting for it (its future was cancelled)."""
         future = self.loop.create_future()
         self.pending.append((script, keys, args, future, undo))
+        if self.running is not None:
+            return future  # the round trip in flight sends it next
         if waited_for and not self.soon:
             if self.scheduled is not None:
                 self.scheduled.cancel()
-            self.scheduled, self.soon = self.loop.call_soon(self._send), True
+            self.scheduled, self.soon = self.loop.call_soon(self._start), True
         elif self.scheduled is None:
-            self.scheduled = self.loop.call_later(SETTLE_DELAY_SECONDS, self._send)
+            self.scheduled = self.loop.call_later(SETTLE_DELAY_SECONDS, self._start)
         return future
 
-    def _send(self) -> None:
+    def _start(self) -> None:
         self.scheduled, self.soon = None, False
-        batch, self.pending = self.pending, []
-        task = self.loop.create_task(self._execute(batch))
-        self.in_flight.add(task)
-        task.add_done_callback(self.in_flight.discard)
+        if self.running is None and self.pending:
+            self.running = self.loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                await self._execute(batch)
+        finally:
+            self.running = None
 
     async def _execute(self, batch: list[_Call]) -> None:
         try:
-            results = await self._pipeline(batch)
+            results = await self._round_trip(batch)
             missing = [i for i, r in enumerate(results) if _no_script(r)]
             if missing:  # Redis restarted or flushed its scripts: load them, retry
                 self.shas.clear()
-                retried = await self._pipeline([batch[i] for i in missing])
+                retried = await self._round_trip([batch[i] for i in missing])
                 for i, result in zip(missing, retried, strict=True):
                     results[i] = result
-        except Exception as error:
+        except BaseException as error:
+            await self.connection.disconnect()  # its answers may be out of step now
             for *_call, future, _undo in batch:
                 if not future.done():
-                    future.set_exception(error)
+                    future.set_exception(
+                        error if isinstance(error, Exception) else ConnectionError()
+                    )
+            if not isinstance(error, Exception):
+                raise
             return
         for (*_call, future, undo), result in zip(batch, results, strict=True):
             if future.cancelled():
@@ -257,22 +274,33 @@ class _Batches:
             else:
                 future.set_result(result)
 
-    async def _pipeline(self, batch: list[_Call]) -> list:
+    async def _round_trip(self, batch: list[_Call]) -> list[Any]:
+        connection = self.connection
         for script in {script for script, *_rest in batch} - set(self.shas):
-            self.shas[script] = await self.client.script_load(script)
-        async with self.client.pipeline(transaction=False) as pipe:
-            for script, keys, args, _future, _undo in batch:
-                pipe.evalsha(self.shas[script], len(keys), *keys, *args)
-            return await pipe.execute(raise_on_error=False)
+            await connection.send_command("SCRIPT", "LOAD", script)
+            self.shas[script] = await connection.read_response()
+        commands = [
+            ("EVALSHA", self.shas[script], len(keys), *keys, *args)
+            for script, keys, args, _future, _undo in batch
+        ]
+        await connection.send_packed_command(connection.pack_commands(commands))
+        results: list[Any] = []
+        for _ in commands:
+            try:
+                results.append(await connection.read_response())
+            except ResponseError as error:  # this call's error; the others stand
+                results.append(error)
+        return results
 
     async def drain(self) -> None:
         """Send what is queued now and wait until every answer has come."""
-        if self.pending:
-            if self.scheduled is not None:
-                self.scheduled.cancel()
-            self._send()
-        while self.in_flight:
-            await asyncio.wait(set(self.in_flight))
+        if self.scheduled is not None:
+            self.scheduled.cancel()
+            self._start()
+        elif self.pending and self.running is None:
+            self._start()
+        while self.running is not None:
+            await asyncio.shield(self.running)
 
 
 def _no_script(result: Any) -> bool:
@@ -316,13 +344,14 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         held = self._batches.get(loop)
         if held is None or held[0] != settings.REDIS_URL:
-            client = redis.asyncio.Redis.from_url(
+            pool = redis.asyncio.ConnectionPool.from_url(
                 settings.REDIS_URL,
                 socket_connect_timeout=1,
                 socket_timeout=1,
                 connection_class=_connection_class(),
             )
-            held = (settings.REDIS_URL, _Batches(client, loop))
+            connection = pool.make_connection()
+            held = (settings.REDIS_URL, _Batches(connection, loop))
             self._batches[loop] = held
         return held[1]
 
