@@ -184,3 +184,70 @@ def test_conversation_turns_and_responses_are_limited_too(live):
     assert refused.status_code == 429
     refused_turn = live.post("/v1/conv/chat/completions", CHAT)
     assert refused_turn.status_code == 429
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own (never the shared one), stoppable."""
+    import shutil
+    import subprocess
+
+    from janserver.tests.live_server import free_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", str(tmp_path)]  # fmt: skip
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        process: subprocess.Popen | None = None
+
+        def start(self) -> None:
+            import redis
+
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+            for _ in range(100):
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+            raise RuntimeError("redis-server did not start")
+
+        def stop(self) -> None:
+            if self.process is not None:
+                self.process.terminate()
+                self.process.wait(timeout=10)
+                self.process = None
+
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_redis_going_away_mid_load_fails_closed_then_recovers(
+    live, settings, private_redis
+):
+    settings.REDIS_URL = private_redis.url
+    settings.RATE_LIMIT_FAIL_OPEN = False
+    limit_key(live, max_requests_per_1_minute=1000)
+    first = live.post("/v1/chat/completions", CHAT)
+    assert first.status_code == 200
+    assert first.headers["x-ratelimit-remaining-requests"] == "999"
+    private_redis.stop()
+    refused = live.post("/v1/chat/completions", CHAT)
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    private_redis.start()  # empty: the counters start over
+    for _ in range(50):  # the store reconnects by itself
+        again = live.post("/v1/chat/completions", CHAT)
+        if again.status_code == 200:
+            break
+        time.sleep(0.1)
+    assert again.status_code == 200
+    assert again.headers["x-ratelimit-remaining-requests"] == "999"
