@@ -15,7 +15,7 @@ from limits.services import (
 @admin.register(RateLimit)
 class RateLimitAdmin(admin.ModelAdmin):
     list_display = ("__str__", "model", *LIMIT_FIELDS, "updated_at")
-    list_filter = ("organization",)
+    list_filter = ("organization", "per_user")
     search_fields = (
         "model",
         "organization__name",
@@ -25,7 +25,7 @@ class RateLimitAdmin(admin.ModelAdmin):
     )
     autocomplete_fields = ()
     raw_id_fields = ("project", "api_key")
-    fields = ("organization", "project", "api_key", "model", *LIMIT_FIELDS)
+    fields = ("organization", "project", "api_key", "per_user", "model", *LIMIT_FIELDS)
 
     def save_model(self, request, obj, form, change):
         saved = rate_limit_set(
@@ -33,6 +33,7 @@ class RateLimitAdmin(admin.ModelAdmin):
             project=obj.project,
             api_key=obj.api_key,
             model=obj.model,
+            per_user=obj.per_user,
             limits={name: getattr(obj, name) for name in LIMIT_FIELDS},
         )
         obj.pk = saved.pk

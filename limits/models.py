@@ -26,6 +26,7 @@ class RateLimitScope(models.TextChoices):
     ORGANIZATION = "organization", "Organization"
     PROJECT = "project", "Project"
     API_KEY = "api_key", "API key"
+    USER = "user", "Each login user of the organization"
 
 
 class RateLimit(models.Model):
@@ -52,6 +53,11 @@ class RateLimit(models.Model):
     model = models.CharField(
         max_length=200, blank=True, help_text="Leave empty for every model."
     )
+    per_user = models.BooleanField(
+        default=False,
+        help_text="Each login user of the organization gets these limits of their own "
+        "(requests with a login token, as Jan's apps and guests make; keys have theirs).",
+    )
     max_requests_per_1_minute = models.PositiveIntegerField(null=True, blank=True)
     max_tokens_per_1_minute = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Input and output tokens."
@@ -70,8 +76,13 @@ class RateLimit(models.Model):
                 condition=Q(api_key__isnull=True) | Q(project__isnull=False),
                 name="rate_limit_key_has_its_project",
             ),
+            models.CheckConstraint(
+                condition=Q(per_user=False)
+                | Q(project__isnull=True, api_key__isnull=True),
+                name="rate_limit_per_user_is_organization_wide",
+            ),
             models.UniqueConstraint(
-                fields=["organization", "model"],
+                fields=["organization", "model", "per_user"],
                 condition=Q(project__isnull=True, api_key__isnull=True),
                 name="rate_limit_one_per_organization_model",
             ),
@@ -97,6 +108,8 @@ class RateLimit(models.Model):
             return RateLimitScope.API_KEY
         if self.project_id is not None:
             return RateLimitScope.PROJECT
+        if self.per_user:
+            return RateLimitScope.USER
         return RateLimitScope.ORGANIZATION
 
     def clean(self) -> None:

@@ -9,14 +9,14 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
 
 from janserver import auth_cache, db
-from janserver.principal import Principal
+from janserver.principal import Principal, PrincipalKind
 
 logger = logging.getLogger("janserver.limits")
 
@@ -88,6 +88,9 @@ class Rules:
         default_factory=dict
     )
     budgets: dict[tuple[str, int], BudgetRule] = field(default_factory=dict)
+    # Limits each login user of an organization has of their own: organization id →
+    # model → meters, whose keys get the user's id.
+    per_user: dict[int, dict[str, tuple[Meter, ...]]] = field(default_factory=dict)
     prices: dict[tuple[int | None, str], tuple[float, float]] = field(
         default_factory=dict
     )
@@ -151,6 +154,10 @@ def load() -> Rules:
             float(price.output_per_million) * 1000,
         )
     for row in RateLimit.objects.select_related(*related):
+        if row.per_user:
+            meters = _meters(row, "user", row.organization_id, "")
+            rules.per_user.setdefault(row.organization_id, {})[row.model] = meters
+            continue
         scope, pk, public_id = _scope_of(row)
         models = rules.by_scope.setdefault((scope, pk), {})
         models[row.model] = _meters(row, scope, pk, public_id)
@@ -228,7 +235,27 @@ def meters_for(rules: Rules, principal: Principal, model: str) -> list[Meter]:
             meters.extend(models.get("", ()))
             if model:
                 meters.extend(models.get(model, ()))
+    if principal.kind == PrincipalKind.USER and rules.per_user:
+        meters.extend(_user_meters(rules, principal, model))
     return meters
+
+
+def _user_meters(rules: Rules, principal: Principal, model: str) -> list[Meter]:
+    """A login user's own limits, from each organization they belong to."""
+    found = []
+    for organization_id in principal.member_organization_ids:
+        models = rules.per_user.get(organization_id)
+        if not models:
+            continue
+        for meter in (*models.get("", ()), *(models.get(model, ()) if model else ())):
+            found.append(
+                replace(
+                    meter,
+                    key=f"{meter.key}:u{principal.user_id}",
+                    scope_id=principal.user_public_id,
+                )
+            )
+    return found
 
 
 def budgets_for(rules: Rules, principal: Principal) -> list[BudgetRule]:

@@ -53,10 +53,12 @@ def rate_limit_set(
     project: Project | None = None,
     api_key: ApiKey | None = None,
     model: str = "",
+    per_user: bool = False,
     limits: dict[str, Any],
 ) -> RateLimit:
     """Set the given limits of one scope and model (others keep their values);
-    create the row when there is none. Fields absent from `limits` are unchanged."""
+    create the row when there is none. Fields absent from `limits` are unchanged.
+    `per_user`: limits each login user of the organization has of their own."""
     unknown = sorted(set(limits) - set(LIMIT_FIELDS))
     if unknown:
         raise InvalidRequest(
@@ -69,11 +71,20 @@ def rate_limit_set(
         project = api_key.project
     if project is not None and project.organization_id != organization.pk:
         raise InvalidRequest("The project is not in this organization.")
+    if per_user and project is not None:
+        raise InvalidRequest(
+            "Per-user limits are set on an organization, not a project or key.",
+            param="per_user",
+        )
     if len(model) > 200:
         raise InvalidRequest("`model` is at most 200 characters.", param="model")
     values = {name: limit_value(name, value) for name, value in limits.items()}
     row, _created = RateLimit.objects.select_for_update().get_or_create(
-        organization=organization, project=project, api_key=api_key, model=model
+        organization=organization,
+        project=project,
+        api_key=api_key,
+        model=model,
+        per_user=per_user,
     )
     for name, value in values.items():
         setattr(row, name, value)

@@ -77,3 +77,19 @@ def test_the_admin_saves_through_the_service(admin_client, project):
     row = RateLimit.objects.get()
     assert (row.project, row.max_requests_per_1_minute) == (project, 30)
     assert admin_client.get("/admin/limits/ratelimit/").status_code == 200
+
+
+def test_per_user_limits_are_organization_wide(organization, project):
+    run("set", "--organization", organization.public_id, "--per-user", "--rpm", "20")
+    row = RateLimit.objects.get()
+    assert (row.per_user, row.scope, row.max_requests_per_1_minute) == (
+        True,
+        "user",
+        20,
+    )
+    with pytest.raises(
+        CommandError, match="Per-user limits are set on an organization"
+    ):
+        run("set", "--project", project.public_id, "--per-user", "--rpm", "1")
+    run("remove", "--organization", organization.public_id, "--per-user")
+    assert not RateLimit.objects.exists()

@@ -251,3 +251,37 @@ def test_redis_going_away_mid_load_fails_closed_then_recovers(
         time.sleep(0.1)
     assert again.status_code == 200
     assert again.headers["x-ratelimit-remaining-requests"] == "999"
+
+
+def test_each_login_user_has_per_user_limits_of_their_own(live):
+    from accounts.tokens import tokens_issue
+    from orgs.tests.factories import OrganizationMemberFactory
+
+    organization = live.project.organization
+    rate_limit_set(
+        organization=organization,
+        per_user=True,
+        limits={"max_requests_per_1_minute": 2},
+    )
+    users = [
+        OrganizationMemberFactory(organization=organization, role="member").user
+        for _ in range(2)
+    ]
+    tokens = [tokens_issue(user=user).access for user in users]
+
+    def chat(token: str) -> httpx.Response:
+        return httpx.post(
+            f"{live.url}/v1/chat/completions",
+            json=CHAT,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    assert [chat(tokens[0]).status_code for _ in range(3)] == [200, 200, 429]
+    refused = chat(tokens[0]).json()["error"]["message"]
+    assert f"in user {users[0].public_id} on requests per min (RPM)" in refused
+    assert chat(tokens[1]).status_code == 200  # the other user's own quota
+    # Project keys are not bound by per-user limits.
+    assert [live.post("/v1/chat/completions", CHAT).status_code for _ in range(3)] == [
+        200
+    ] * 3

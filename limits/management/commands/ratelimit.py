@@ -79,6 +79,11 @@ class Command(BaseCommand):
             action = sub.add_parser(name, help=helptext)
             add_scope_arguments(action)
             action.add_argument("--model", default="", help="Default: every model.")
+            action.add_argument(
+                "--per-user",
+                action="store_true",
+                help="with --organization: limits each login user has of their own",
+            )
             if name == "set":
                 for option, field in OPTIONS.items():
                     action.add_argument(
@@ -94,7 +99,9 @@ class Command(BaseCommand):
             return
         scope = scope_of(options)
         if options["action"] == "remove":
-            row = RateLimit.objects.filter(**scope, model=options["model"]).first()
+            row = RateLimit.objects.filter(
+                **scope, model=options["model"], per_user=options["per_user"]
+            ).first()
             if row is None:
                 raise CommandError("No limit is set on that scope and model.")
             rate_limit_delete(rate_limit=row)
@@ -110,7 +117,12 @@ class Command(BaseCommand):
                 "Give at least one of --rpm, --tpm, --rpd, --concurrent."
             )
         try:
-            row = rate_limit_set(**scope, model=options["model"], limits=limits)
+            row = rate_limit_set(
+                **scope,
+                model=options["model"],
+                per_user=options["per_user"],
+                limits=limits,
+            )
         except InvalidRequest as error:
             raise CommandError(error.message) from None
         self.stdout.write(f"Set: {row} " + self._values(row))
