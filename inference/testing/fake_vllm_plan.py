@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inference.testing.fake_vllm_logprobs import WORDS, fake_text
+from inference.testing.fake_vllm_logprobs import fake_text
 
 Kind = Literal["chat", "completion"]
 

@@ -79,9 +79,7 @@ class UpstreamLive(Live):
     """A project key whose calls reach `upstream` through the live gateway."""
 
     def __init__(self, live: Live, upstream: Upstream) -> None:
-        super().__init__(
-            live.url, live.secret, live.fake, live.provider, live.project
-        )
+        super().__init__(live.url, live.secret, live.fake, live.provider, live.project)
         self.upstream = upstream
 
     def openai(self, **kwargs: Any) -> Any:
@@ -145,7 +143,7 @@ def llama_cpp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The local model on llama.cpp, as `make run` starts it, for this test process."""
     local_model_or_skip()
     state = tmp_path_factory.mktemp("llama-cpp")
-    port, said = free_port(), []
+    port, said = free_port(), list[str]()
     server = model_server_start(port=port, state=state, say=said.append)
     if server is None:
         pytest.fail("\n".join(said), pytrace=False)
@@ -213,4 +211,3 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if os.environ.get(URL_ENV):
         targets.append(pytest.param(EXTERNAL, id=EXTERNAL))
     metafunc.parametrize("upstream", targets, indirect=True)
-

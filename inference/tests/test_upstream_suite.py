@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from inference.localmodel.bootstrap import QUESTION
-from inference.testing.upstreams import FAKE, EXTERNAL, probe
+from inference.testing.upstreams import EXTERNAL, FAKE, probe
 
 pytestmark = [pytest.mark.server, pytest.mark.upstream]
 
@@ -222,9 +222,7 @@ def test_text_completions_stream_and_not(upstream):
     assert finishes[-1] in ("stop", "length")
     if upstream.upstream.capabilities.stream_usage:
         assert parts[-1].choices == []
-        assert_usage_adds_up(
-            parts[-1].usage, max_tokens=8, finish_reason=finishes[-1]
-        )
+        assert_usage_adds_up(parts[-1].usage, max_tokens=8, finish_reason=finishes[-1])
 
 
 def test_n_choices_stream_and_not(upstream):
@@ -250,7 +248,9 @@ def test_n_choices_stream_and_not(upstream):
 def test_client_disconnect_mid_stream_is_recorded(upstream):
     """A client that leaves mid-stream ends the upstream request, and its usage row
     says so, with the tokens relayed until then."""
-    body = request(upstream, STORY, max_tokens=1000, fake={"tokens": 500, "delay_ms": 20})
+    body = request(
+        upstream, STORY, max_tokens=1000, fake={"tokens": 500, "delay_ms": 20}
+    )
     body["stream"] = True
     body.update(body.pop("extra_body") or {})
     with httpx.stream(
