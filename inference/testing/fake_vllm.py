@@ -22,7 +22,9 @@ only the modes. A request's modes replace the server's default modes.
   `reasoning` deltas, then the content), `tool_calls` (hermes deltas: id, type and
   name first, then argument fragments; finish_reason "tool_calls"), `extra`
   (unknown `x_fake*` members at the top level, in the choice and in the delta).
-  A request's `logprobs: true` (chat) or `logprobs: N` (completions) adds logprobs.
+  A request's `logprobs: true` (chat) or `logprobs: N` (completions) adds logprobs;
+  its `stop` ends the content just before the first stop sequence in it, with
+  finish_reason "stop" and the sequence as `stop_reason`, as vLLM does.
 - Faults (one per request): `error_500` (a JSON error with status
   `error_status`), `hang_before_headers` (no answer until the client goes away),
   `drop_mid_stream` (`drop_after` events, then the connection closes without

@@ -66,7 +66,7 @@ class _Response:
 
     @property
     def completion_tokens(self) -> int:
-        return self.plan.reasoning_count + self.plan.content_count
+        return self.plan.reasoning_count + self.plan.content_tokens
 
     def usage(self) -> dict[str, int]:
         completion = self.completion_tokens
@@ -170,6 +170,8 @@ class ChatResponse(_Response):
             else:
                 content = b'"content":"' + word + b'"'
                 yield self.chunk(content, chat_logprobs_bytes(i, top))
+        if self.plan.content_tail:
+            yield self.chunk(b'"content":' + _dumps(self.plan.content_tail))
         for index, tool_id in enumerate(self.tool_ids):
             yield from self._tool_call(index, tool_id)
 
@@ -186,7 +188,7 @@ class ChatResponse(_Response):
         return b"".join((
             self._choice, b'"content":""', self._delta_extra,
             b'},"logprobs":null,"finish_reason":"', self.plan.finish_reason.encode(),
-            b'","stop_reason":null}]}\n\n',
+            b'","stop_reason":', _dumps(self.plan.stop_reason), b"}]}\n\n",
         ))  # fmt: skip
 
     def body(self) -> bytes:
@@ -200,13 +202,13 @@ class ChatResponse(_Response):
             "message": self._message(),
             "logprobs": logprobs,
             "finish_reason": plan.finish_reason,
-            "stop_reason": None,
+            "stop_reason": plan.stop_reason,
         }
         return _dumps(self._object(choice, "chat.completion"))
 
     def _message(self) -> dict[str, Any]:
         plan = self.plan
-        text = fake_text(plan.content_count)
+        text = fake_text(plan.content_count) + plan.content_tail
         content = text if text or not self.tool_ids else None
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if plan.reasoning_count:
@@ -249,11 +251,14 @@ class CompletionResponse(_Response):
                     self._choice, word, b'","logprobs":', logprobs,
                     b',"finish_reason":null,"stop_reason":null}]}\n\n',
                 ))  # fmt: skip
+        if self.plan.content_tail:
+            yield self._choice + _dumps(self.plan.content_tail)[1:-1] + self._after
 
     def _finish(self) -> bytes:
         return b"".join((
             self._choice, b'","logprobs":null,"finish_reason":"',
-            self.plan.finish_reason.encode(), b'","stop_reason":null}]}\n\n',
+            self.plan.finish_reason.encode(), b'","stop_reason":',
+            _dumps(self.plan.stop_reason), b"}]}\n\n",
         ))  # fmt: skip
 
     def body(self) -> bytes:
@@ -263,10 +268,10 @@ class CompletionResponse(_Response):
             logprobs = completion_logprobs(0, plan.content_count, plan.logprobs)
         choice = {
             "index": 0,
-            "text": fake_text(plan.content_count),
+            "text": fake_text(plan.content_count) + plan.content_tail,
             "logprobs": logprobs,
             "finish_reason": plan.finish_reason,
-            "stop_reason": None,
+            "stop_reason": plan.stop_reason,
             "prompt_logprobs": None,
         }
         return _dumps(self._object(choice, "text_completion"))

@@ -246,7 +246,7 @@ class FakeApp:
         entry: RecordedRequest,
     ) -> web.StreamResponse:
         settings = plan.settings
-        tokens = plan.reasoning_count + plan.content_count
+        tokens = plan.reasoning_count + plan.content_tokens
         delay_ms = settings.delay_ms * max(tokens - 1, 0)
         if plan.slow_first_token:
             delay_ms += settings.first_token_delay_ms

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from inference.testing.fake_vllm_logprobs import fake_text
+
 Kind = Literal["chat", "completion"]
 
 CHAT_ONLY_MODES = frozenset({"reasoning", "tool_calls"})
@@ -60,6 +62,13 @@ class Plan:
     content_count: int
     finish_reason: str
     tool_name: str
+    # A stop sequence met: the text of the last token before it, and the sequence.
+    content_tail: str = ""
+    stop_reason: str | None = None
+
+    @property
+    def content_tokens(self) -> int:
+        return self.content_count + (1 if self.content_tail else 0)
 
     @property
     def fault(self) -> str | None:
@@ -134,7 +143,8 @@ def make_plan(
     wanted_reasoning = settings.reasoning_tokens if "reasoning" in modes else 0
     wanted_content = 0 if "tool_calls" in modes else settings.tokens
     reasoning = min(wanted_reasoning, budget)
-    return Plan(
+    content = min(wanted_content, budget - reasoning)
+    plan = Plan(
         kind=kind,
         model=model,
         stream=body.get("stream") is True,
@@ -144,9 +154,40 @@ def make_plan(
         logprobs=_logprobs(kind, body),
         prompt_tokens=_prompt_tokens(kind, body),
         reasoning_count=reasoning,
-        content_count=min(wanted_content, budget - reasoning),
+        content_count=content,
         finish_reason=_finish_reason(modes, wanted_reasoning + wanted_content > budget),
         tool_name=_tool_name(body),
+    )
+    return _stopped(plan, _stop_sequences(body))
+
+
+def _stop_sequences(body: Mapping[str, Any]) -> list[str]:
+    value = body.get("stop")
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
+        raise PlanError("stop must be a string or a list of strings.")
+    return [s for s in items if s]
+
+
+def _stopped(plan: Plan, stops: list[str]) -> Plan:
+    """End the content before the first stop sequence in it, as vLLM does: the
+    sequence is not part of the output, and the finish reason is `stop`."""
+    text = fake_text(plan.content_count)
+    found = [(text.find(stop), stop) for stop in stops if stop in text]
+    if not found:
+        return plan
+    end, stop = min(found)
+    count = 0
+    while len(fake_text(count + 1)) <= end:
+        count += 1
+    return dataclasses.replace(
+        plan,
+        content_count=count,
+        content_tail=text[len(fake_text(count)) : end],
+        finish_reason="stop",
+        stop_reason=stop,
     )
 
 

@@ -59,7 +59,11 @@ def live(
     django_db_serialized_rollback, transactional_db, clean_state, fake, gateway_url
 ):
     """A provider on the fake upstream and a project key; returns a small namespace."""
-    provider = make_provider(fake.base_url)
+    return live_on(gateway_url, make_provider(fake.base_url), fake)
+
+
+def live_on(gateway_url: str, provider: Provider, fake: FakeVLLM | None) -> "Live":
+    """A project key of a new project, for calls through `provider` (in the catalog)."""
     member: Any = ProjectMemberFactory(project=ProjectFactory())
     _, secret = api_key_create(
         kind="project",

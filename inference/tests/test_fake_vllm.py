@@ -492,3 +492,45 @@ def test_cli_runs_standalone_without_django():
     finally:
         process.terminate()
     assert process.wait(5) == 0
+
+
+@pytest.mark.parametrize(
+    ("stop", "text", "tokens"),
+    [
+        ([" fake"], " Hello from the", 3),  # at a token boundary
+        ("ake", " Hello from the f", 4),  # inside a token: its head is the last token
+        (["nowhere", " from"], " Hello", 1),  # the first sequence met wins
+        (["nowhere"], fake_text(4), 4),  # never met: the usual reply
+    ],
+)
+async def test_stop_sequences_end_the_content_before_them(client, stop, text, tokens):
+    """As vLLM: the content ends before the first stop sequence met, which is not
+    in it; finish_reason "stop" with the sequence as stop_reason; usage counts the
+    tokens sent, streamed and not, chat and legacy completions."""
+    met = text != fake_text(4)
+    finish = ("stop", (stop if isinstance(stop, str) else stop[-1])) if met else None
+    body = {"model": MODEL, "messages": MESSAGES, "stop": stop}
+    answer = (await client.post("/chat/completions", json=body)).json()
+    [choice] = answer["choices"]
+    assert choice["message"]["content"] == text
+    assert answer["usage"]["completion_tokens"] == tokens
+    if finish:
+        assert (choice["finish_reason"], choice["stop_reason"]) == finish
+    events = await sse(client, body | {"stream_options": {"include_usage": True}})
+    streamed = [e["choices"][0] for e in events[:-1] if e["choices"]]
+    assert "".join(c["delta"].get("content") or "" for c in streamed) == text
+    assert events[-2]["usage"]["completion_tokens"] == tokens
+    if finish:
+        assert (streamed[-1]["finish_reason"], streamed[-1]["stop_reason"]) == finish
+    legacy = {"model": MODEL, "prompt": "Say", "stop": stop}
+    answer = (await client.post("/completions", json=legacy)).json()
+    assert answer["choices"][0]["text"] == text
+    events = await sse(client, legacy, path="/completions")
+    assert "".join(e["choices"][0]["text"] for e in events[:-1]) == text
+
+
+async def test_a_stop_that_is_not_strings_is_a_400(client):
+    body = {"model": MODEL, "messages": MESSAGES, "stop": [1]}
+    answer = await client.post("/chat/completions", json=body)
+    assert answer.status_code == 400
+    assert "stop" in answer.json()["error"]["message"]

@@ -1,7 +1,8 @@
 """`manage.py localmodel`: the local model of `make run` (llama.cpp serving SmolLM2).
 
 The end-to-end test needs the model installed (`make local-model`) and is marked
-`local_model`; without it, it is skipped. The others run everywhere, offline.
+`local_model`; without it, it is skipped (failed with JANSERVER_LOCAL_MODEL_REQUIRED=1,
+as in CI). The others run everywhere, offline.
 """
 
 import io
@@ -122,11 +123,9 @@ def _listening(port: int) -> bool:
 
 @pytest.mark.local_model
 @pytest.mark.server
-@pytest.mark.skipif(
-    not install.model_available(),
-    reason="the local model is not installed (make local-model)",
-)
-def test_make_run_streams_a_real_answer_from_the_local_model(tmp_path):
+def test_make_run_streams_a_real_answer_from_the_local_model(
+    local_model_installed, tmp_path
+):
     """`localmodel serve` starts llama.cpp and the gateway; the SDK streams a reply."""
     port, model_port = free_port(), free_port()
     env = server_env(f"sqlite:///{tmp_path / 'db.sqlite3'}")
