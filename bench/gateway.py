@@ -99,7 +99,8 @@ def production_gateway(
     """Yield (base_url, env, worker_pid) of the production server (gunicorn with
     gunicorn.conf.py: `manage.py bootstrap` at start, one uvicorn worker) on `core`,
     serving `database_url` (migrated first). Everything it writes (stdout and stderr, at
-    LOG_LEVEL, INFO unless given) goes to `log_path`."""
+    LOG_LEVEL, INFO unless given) goes to `log_path`. Without gunicorn's control
+    socket, whose one path per user would be shared by concurrent runs."""
     port = free_port()
     env = gateway_env(
         database_url,
@@ -110,7 +111,7 @@ def production_gateway(
     )
     manage(env, "migrate", "--no-input")
     command = ["taskset", "-c", str(core), sys.executable, "-m", "gunicorn",
-               "-c", str(root / "gunicorn.conf.py")]  # fmt: skip
+               "-c", str(root / "gunicorn.conf.py"), "--no-control-socket"]  # fmt: skip
     with open(log_path, "ab") as log:
         master = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
@@ -119,7 +120,11 @@ def production_gateway(
         yield base_url, env, _only_child(master.pid)
     finally:
         master.terminate()  # gunicorn stops its worker gracefully, streams finished
-        master.wait(timeout=60)
+        try:
+            master.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            master.kill()
+            master.wait()
 
 
 def _only_child(pid: int) -> int:

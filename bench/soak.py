@@ -61,13 +61,19 @@ from bench.soak_traffic import MODEL, PRIVATE_MODEL, Soak, Tally, run_traffic
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/janserver_soak"
 REDIS_URL = "redis://127.0.0.1:6379/4"
 OWNER = "soak-owner@example.com"
-SETTINGS_SECRETS = ("DJANGO_SECRET_KEY", "JWT_SECRET", "APIKEY_SECRET", "MODEL_PROVIDER_SECRET")
+SETTINGS_SECRETS = (
+    "DJANGO_SECRET_KEY",
+    "JWT_SECRET",
+    "APIKEY_SECRET",
+    "MODEL_PROVIDER_SECRET",
+)
 
 
 @dataclass
 class Options:
     duration: float = 600.0
-    database_url: str | None = DATABASE_URL  # None: a SQLite file in the work folder
+    # PostgreSQL (created anew) or SQLite; None: a new SQLite file in the work folder.
+    database_url: str | None = DATABASE_URL
     redis_url: str | None = REDIS_URL
     warm_up: float = 60.0
     window: float = 60.0
@@ -95,10 +101,15 @@ class Rss:
         run (the warm-up to a quarter of it, each window to a quarter)."""
         self.warm_up = min(warm_up, duration / 4)
         self.window = min(window, duration / 4)
-        first = [m for t, m in self.samples if self.warm_up <= t < self.warm_up + self.window]
+        first = [
+            m for t, m in self.samples if self.warm_up <= t < self.warm_up + self.window
+        ]
         last = [m for t, m in self.samples if t >= duration - self.window]
         if first and last:
-            self.baseline, self.final = statistics.median(first), statistics.median(last)
+            self.baseline, self.final = (
+                statistics.median(first),
+                statistics.median(last),
+            )
 
 
 @dataclass
@@ -144,21 +155,28 @@ async def sample_rss(pid: int, rss: Rss, started: float, stop: asyncio.Event) ->
 @contextlib.contextmanager
 def fresh_database(url: str | None, work: Path) -> Iterator[str]:
     """Yield the database URL to serve: `url`'s PostgreSQL database dropped and
-    created anew (it stays after the run, for inspection), or a SQLite file."""
-    if url is None:
-        yield f"sqlite:///{work / 'soak.sqlite3'}"
+    created anew (it stays after the run, for inspection), a SQLite `url` as it is,
+    or a new SQLite file in `work`."""
+    if url is None or url.startswith("sqlite:"):
+        yield url or f"sqlite:///{work / 'soak.sqlite3'}"
         return
     import psycopg
     from psycopg import sql
 
     base, _, name = url.rpartition("/")
     with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+        )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield url
 
 
-def setup(base_url: str, env: dict[str, str], private_url: str, secrets_: Secrets) -> Soak:
+def setup(
+    base_url: str, env: dict[str, str], private_url: str, secrets_: Secrets
+) -> Soak:
     """The owner's admin key (manage.py), then through the admin API: the
     organization's provider with its API key, a project and its key."""
     created = json.loads(manage(env, "createapikey", "--kind", "admin", "--org", "default",
@@ -215,7 +233,7 @@ def run_soak(options: Options, work: Path) -> Report:
     log_path, dump_path = work / "gateway.log", work / "rows.jsonl"
     found: Secrets = Secrets()
     rss = Rss()
-    extra = {
+    extra: dict[str, str] = {
         "JAN_INFERENCE_SETUP": "1",
         "ORGANIZATION_ADMIN_EMAILS": OWNER,
         "EGRESS_ALLOWED_RANGES": "127.0.0.0/8",
@@ -227,8 +245,9 @@ def run_soak(options: Options, work: Path) -> Report:
         database_url = stack.enter_context(fresh_database(options.database_url, work))
         jan_url = stack.enter_context(upstream(core=0, models=(MODEL,)))
         private_url = stack.enter_context(upstream(core=0, models=(PRIVATE_MODEL,)))
-        with production_gateway(core=1, database_url=database_url, log_path=log_path,
-                                JAN_INFERENCE_MODEL_URL=jan_url, **extra) as (base_url, env, pid):  # fmt: skip
+        extra["JAN_INFERENCE_MODEL_URL"] = jan_url
+        server = production_gateway(1, database_url, log_path, ROOT, **extra)
+        with server as (base_url, env, pid):
             soak = setup(base_url, env, private_url, found)
             asyncio.run(load(soak, pid, options, rss))
         # The gateway has stopped: its batched writes are flushed, its log complete.
@@ -250,10 +269,12 @@ def scan_report(
     for name, texts in sources.items():
         counted = _counting(texts, scanned, name)
         findings += scanner.scan(counted)
-    access = sum(1 for _where, line in log_lines(log_path) if '"janserver.access"' in line)
+    access = sum(
+        1 for _where, line in log_lines(log_path) if '"janserver.access"' in line
+    )
     return Report(
         engine="PostgreSQL + Redis" if options.redis_url else
-        ("PostgreSQL" if options.database_url else "SQLite"),
+        ("SQLite" if (options.database_url or "sqlite:").startswith("sqlite:") else "PostgreSQL"),
         duration=options.duration, tally=soak.tally, rss=rss, secrets=len(soak.secrets),
         scanned=scanned, findings=findings, access_lines=access,
         rss_tolerance=options.rss_tolerance,
@@ -269,7 +290,9 @@ def _counting(texts, counts: dict[str, int], name: str):  # type: ignore[no-unty
 
 def print_report(report: Report) -> None:
     tally, rss = report.tally, report.rss
-    print(f"soak: {report.duration:g} s on {report.engine}, one gunicorn/uvicorn worker")
+    print(
+        f"soak: {report.duration:g} s on {report.engine}, one gunicorn/uvicorn worker"
+    )
     kinds = sorted({kind for kind, _ in tally.counts})
     for kind in kinds:
         statuses = ", ".join(f"{status}: {count}" for (k, status), count
@@ -296,7 +319,9 @@ def print_report(report: Report) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=600.0, help="seconds of traffic")
+    parser.add_argument(
+        "--duration", type=float, default=600.0, help="seconds of traffic"
+    )
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file, no Redis")
     parser.add_argument("--database-url", default=DATABASE_URL,
                         help="PostgreSQL database to drop, create and serve")  # fmt: skip

@@ -53,7 +53,9 @@ class Tally:
             return True
         self.unexpected[kind, str(status)] += 1
         if len(self.samples) < SAMPLES:
-            self.samples.append(f"{kind} {status} (expected {sorted(expected)}): {detail[:300]}")
+            self.samples.append(
+                f"{kind} {status} (expected {sorted(expected)}): {detail[:300]}"
+            )
         return False
 
     @property
@@ -117,7 +119,9 @@ class Soak:
             async with self.sessions[address].request(
                 method, self.base_url + path, data=data, headers=sent
             ) as response:
-                answer = Answer(response.status, await response.read(), response.headers)
+                answer = Answer(
+                    response.status, await response.read(), response.headers
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.tally.record(kind, type(exc).__name__, expect, f"{method} {path}")
             raise Unexpected from exc
@@ -129,7 +133,13 @@ class Soak:
         return answer
 
     async def stream(
-        self, kind: str, path: str, body: dict, *, key: str, ended: Callable[[bytes], bool]
+        self,
+        kind: str,
+        path: str,
+        body: dict,
+        *,
+        key: str,
+        ended: Callable[[bytes], bool],
     ) -> bytes:
         """POST a streaming request; count it as its status, or as `incomplete
         stream` when its body carries an error event or `ended(body)` is false."""
@@ -192,10 +202,14 @@ async def conversation(soak: Soak, round_: int) -> None:
     turn = chat(conversation=conv, store=True, store_reasoning=True)
     await soak.stream(kind, "/v1/conv/chat/completions", {**turn, "stream": True},
                       key=key, ended=chat_ended)  # fmt: skip
-    answer = await soak.call(kind, "POST", "/v1/conv/chat/completions", key=key, body=turn)
+    answer = await soak.call(
+        kind, "POST", "/v1/conv/chat/completions", key=key, body=turn
+    )
     if answer.json()["metadata"]["conversation_id"] != conv:
         soak.tally.record(kind, "wrong conversation", (), answer.body.decode()[:200])
-    items = await soak.call(kind, "GET", f"/v1/conversations/{conv}/items?limit=20", key=key)
+    items = await soak.call(
+        kind, "GET", f"/v1/conversations/{conv}/items?limit=20", key=key
+    )
     if len(items.json()["data"]) != 7:  # 1 + 2 added, 2 turns of 2
         soak.tally.record(kind, "items lost", (), items.body.decode()[:300])
     await soak.call(kind, "GET", f"/v1/conversations/{conv}", key=key)
@@ -215,7 +229,9 @@ async def responses(soak: Soak, round_: int) -> None:
     second = await soak.call(kind, "POST", "/v1/responses", key=key,
                              body={**base, "previous_response_id": first["id"]})  # fmt: skip
     await soak.call(kind, "GET", f"/v1/responses/{first['id']}", key=key)
-    await soak.call(kind, "GET", f"/v1/responses/{second.json()['id']}/input_items", key=key)
+    await soak.call(
+        kind, "GET", f"/v1/responses/{second.json()['id']}/input_items", key=key
+    )
     background = await soak.call(kind, "POST", "/v1/responses", key=key,
                                  body={**base, "background": True})  # fmt: skip
     await _poll_done(soak, kind, background.json()["id"])
@@ -226,11 +242,15 @@ async def responses(soak: Soak, round_: int) -> None:
 async def _poll_done(soak: Soak, kind: str, response_id: str) -> None:
     deadline = time.monotonic() + 60  # a hang guard: a background reply takes ~0.1 s
     while time.monotonic() < deadline:
-        got = await soak.call(kind, "GET", f"/v1/responses/{response_id}", key=soak.project_key)
+        got = await soak.call(
+            kind, "GET", f"/v1/responses/{response_id}", key=soak.project_key
+        )
         status = got.json()["status"]
         if status not in ("queued", "in_progress"):
             if status != "completed":
-                soak.tally.record(kind, f"background {status}", (), got.body.decode()[:300])
+                soak.tally.record(
+                    kind, f"background {status}", (), got.body.decode()[:300]
+                )
             return
         await asyncio.sleep(0.1)
     soak.tally.record(kind, "background never ended", (), response_id)
@@ -255,34 +275,51 @@ async def admin(soak: Soak, round_: int) -> None:
                                  body={"name": f"soak {round_}"})).json()  # fmt: skip
     soak.secrets.add(f"admin key {round_}", admin_key["value"])
     await soak.call(kind, "GET", "/v1/organization/users", key=admin_key["value"])
-    await soak.call(kind, "DELETE", f"/v1/organization/admin_api_keys/{admin_key['id']}", key=key)
+    await soak.call(
+        kind, "DELETE", f"/v1/organization/admin_api_keys/{admin_key['id']}", key=key
+    )
     soak.revoked.append(("/v1/organization/projects", admin_key["value"]))
     await soak.call(kind, "GET", "/v1/organization/admin_api_keys?limit=5", key=key)
     await soak.call(kind, "GET", "/v1/organization/models/providers", key=key)
     if round_ % 2:
-        await soak.call(kind, "POST", f"/v1/organization/projects/{project}/archive", key=key)
+        await soak.call(
+            kind, "POST", f"/v1/organization/projects/{project}/archive", key=key
+        )
 
 
 async def login(soak: Soak, round_: int) -> None:
     """A guest signs in, works with its access token, refreshes, logs out; the
     rotated refresh token goes to the bad loop. Paced under AUTH_THROTTLE_RATE."""
     kind, started = "login", time.monotonic()
-    at = {"address": LOGIN_ADDRESS}
-    signed_in = await soak.call(kind, "POST", "/v1/auth/guest-login", **at)
+    at = LOGIN_ADDRESS
+    signed_in = await soak.call(kind, "POST", "/v1/auth/guest-login", address=at)
     access, refresh = signed_in.json()["access_token"], _refresh_cookie(signed_in)
     soak.secrets.add(f"access token {round_}", access)
     soak.secrets.add(f"refresh token {round_}", refresh)
-    await soak.call(kind, "GET", "/v1/auth/me", key=access, **at)
-    await soak.call(kind, "POST", "/v1/conversations", key=access, body={"title": "guest"}, **at)
-    await soak.call(kind, "POST", "/v1/chat/completions", key=access, body=chat(), **at)
+    await soak.call(kind, "GET", "/v1/auth/me", key=access, address=at)
+    await soak.call(
+        kind,
+        "POST",
+        "/v1/conversations",
+        key=access,
+        body={"title": "guest"},
+        address=at,
+    )
+    await soak.call(
+        kind, "POST", "/v1/chat/completions", key=access, body=chat(), address=at
+    )
     cookie = {"Cookie": f"jan_refresh_token={refresh}"}
-    renewed = await soak.call(kind, "GET", "/v1/auth/refresh-token", headers=cookie, **at)
-    soak.secrets.add(f"access token {round_} (refreshed)", renewed.json()["access_token"])
+    renewed = await soak.call(
+        kind, "GET", "/v1/auth/refresh-token", headers=cookie, address=at
+    )
+    soak.secrets.add(
+        f"access token {round_} (refreshed)", renewed.json()["access_token"]
+    )
     fresh = _refresh_cookie(renewed)
     soak.secrets.add(f"refresh token {round_} (rotated)", fresh)
     soak.stale_refresh.append(refresh)
     await soak.call(kind, "GET", "/v1/auth/logout",
-                    headers={"Cookie": f"jan_refresh_token={fresh}"}, **at)  # fmt: skip
+                    headers={"Cookie": f"jan_refresh_token={fresh}"}, address=at)  # fmt: skip
     await asyncio.sleep(max(0.0, LOGIN_ROUND_SECONDS - (time.monotonic() - started)))
 
 
@@ -311,22 +348,26 @@ REFUSED = (401, 429)
 
 
 async def bad_credentials(soak: Soak, round_: int) -> None:
-    kind, at = "bad credentials", {"address": BAD_ADDRESS}
+    kind, at = "bad credentials", BAD_ADDRESS
     chat_path = "/v1/chat/completions"
     await soak.call(kind, "POST", chat_path, key=f"sk-project_{secrets.token_hex(20)}",
-                    body=chat(), expect=REFUSED, **at)  # fmt: skip
+                    body=chat(), expect=REFUSED, address=at)  # fmt: skip
     await soak.call(kind, "GET", "/v1/organization/projects",
-                    key=f"sk-admin_{secrets.token_hex(20)}", expect=REFUSED, **at)  # fmt: skip
-    await soak.call(kind, "GET", "/v1/models", key=forged_jwt(), expect=REFUSED, **at)
-    await soak.call(kind, "GET", "/v1/models", key="not a key", expect=REFUSED, **at)
-    await soak.call(kind, "GET", "/v1/models", expect=(401,), **at)
+                    key=f"sk-admin_{secrets.token_hex(20)}", expect=REFUSED, address=at)  # fmt: skip
+    await soak.call(
+        kind, "GET", "/v1/models", key=forged_jwt(), expect=REFUSED, address=at
+    )
+    await soak.call(
+        kind, "GET", "/v1/models", key="not a key", expect=REFUSED, address=at
+    )
+    await soak.call(kind, "GET", "/v1/models", expect=(401,), address=at)
     if soak.revoked:
         path, key = soak.revoked[round_ % len(soak.revoked)]
-        await soak.call(kind, "GET", path, key=key, expect=REFUSED, **at)
+        await soak.call(kind, "GET", path, key=key, expect=REFUSED, address=at)
     if soak.stale_refresh:
         stale = soak.stale_refresh[round_ % len(soak.stale_refresh)]
         await soak.call(kind, "GET", "/v1/auth/refresh-token", expect=REFUSED,
-                        headers={"Cookie": f"jan_refresh_token={stale}"}, **at)  # fmt: skip
+                        headers={"Cookie": f"jan_refresh_token={stale}"}, address=at)  # fmt: skip
     await asyncio.sleep(0.2)
 
 
