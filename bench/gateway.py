@@ -94,13 +94,19 @@ def gateway(
 
 @contextmanager
 def production_gateway(
-    core: int, database_url: str, log_path: Path, root: Path = ROOT, **extra: str
+    core: int,
+    database_url: str,
+    log_path: Path,
+    root: Path = ROOT,
+    app: str | None = None,
+    **extra: str,
 ) -> Iterator[tuple[str, dict[str, str], int]]:
     """Yield (base_url, env, worker_pid) of the production server (gunicorn with
     gunicorn.conf.py: `manage.py bootstrap` at start, one uvicorn worker) on `core`,
     serving `database_url` (migrated first). Everything it writes (stdout and stderr, at
     LOG_LEVEL, INFO unless given) goes to `log_path`. Without gunicorn's control
-    socket, whose one path per user would be shared by concurrent runs."""
+    socket, whose one path per user would be shared by concurrent runs. `app` serves
+    another ASGI application than gunicorn.conf.py's (a probe wrapping it)."""
     port = free_port()
     env = gateway_env(
         database_url,
@@ -112,6 +118,8 @@ def production_gateway(
     manage(env, "migrate", "--no-input")
     command = ["taskset", "-c", str(core), sys.executable, "-m", "gunicorn",
                "-c", str(root / "gunicorn.conf.py"), "--no-control-socket"]  # fmt: skip
+    if app is not None:
+        command.append(app)
     with open(log_path, "ab") as log:
         master = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"

@@ -40,6 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,10 @@ class Options:
     warm_up: float = 60.0
     window: float = 60.0
     rss_tolerance: float = 0.05
+    # Serve bench.soak_probe: the worker's caches and object count every 30 s
+    # (probe.jsonl), and with `tracemalloc` snapshots compared at the end.
+    probe: bool = False
+    tracemalloc: bool = False
     # Called once the traffic ended, the gateway still up (the tests plant leaks).
     after_traffic: Callable[[Soak], Awaitable[None]] | None = None
 
@@ -123,6 +128,7 @@ class Report:
     findings: list[Finding]
     access_lines: int
     rss_tolerance: float
+    memory_growth: list[str] = field(default_factory=list)
 
     @property
     def rss_ok(self) -> bool:
@@ -220,9 +226,7 @@ async def load(soak: Soak, pid: int, options: Options, rss: Rss) -> None:
     stop, started = asyncio.Event(), time.monotonic()
     sampler = asyncio.create_task(sample_rss(pid, rss, started, stop))
     try:
-        await run_traffic(soak, options.duration)
-        if options.after_traffic is not None:
-            await options.after_traffic(soak)
+        await run_traffic(soak, options.duration, options.after_traffic)
     finally:
         stop.set()
         await sampler
@@ -241,12 +245,18 @@ def run_soak(options: Options, work: Path) -> Report:
     }
     if options.redis_url:
         extra["REDIS_URL"] = options.redis_url
+    app = None
+    if options.probe or options.tracemalloc:
+        (work / "probe").mkdir(exist_ok=True)
+        extra["SOAK_PROBE_DIR"] = str(work / "probe")
+        extra["SOAK_PROBE_TRACEMALLOC"] = "1" if options.tracemalloc else "0"
+        app = "bench.soak_probe:application"
     with contextlib.ExitStack() as stack:
         database_url = stack.enter_context(fresh_database(options.database_url, work))
         jan_url = stack.enter_context(upstream(core=0, models=(MODEL,)))
         private_url = stack.enter_context(upstream(core=0, models=(PRIVATE_MODEL,)))
         extra["JAN_INFERENCE_MODEL_URL"] = jan_url
-        server = production_gateway(1, database_url, log_path, ROOT, **extra)
+        server = production_gateway(1, database_url, log_path, ROOT, app, **extra)
         with server as (base_url, env, pid):
             soak = setup(base_url, env, private_url, found)
             asyncio.run(load(soak, pid, options, rss))
@@ -254,7 +264,29 @@ def run_soak(options: Options, work: Path) -> Report:
         manage(env, "shell", "-c",
                f"from bench.soak_scan import dump_tables; dump_tables({str(dump_path)!r})")  # fmt: skip
     rss.judge(options.duration, options.warm_up, options.window)
-    return scan_report(options, soak, rss, log_path, dump_path)
+    report = scan_report(options, soak, rss, log_path, dump_path)
+    if options.tracemalloc:
+        report.memory_growth = traced_growth(work / "probe", rss.warm_up)
+    if options.probe or options.tracemalloc:
+        report.memory_growth[:0] = probed(work / "probe" / "probe.jsonl")
+    return report
+
+
+def probed(path: Path) -> list[str]:
+    """The probe's lines (bench.soak_probe), one per sample."""
+    if not path.exists():
+        return [f"probe: no samples in {path}"]
+    return ["probe: " + line.strip() for line in path.read_text().splitlines()]
+
+
+def traced_growth(folder: Path, warm_up: float) -> list[str]:
+    """What the traced memory grew with, from the first snapshot after the warm-up
+    to the last one (bench.soak_probe)."""
+    snapshots = sorted(folder.glob("*.tracemalloc"))
+    after_warm_up = [s for s in snapshots if int(s.name.split(".")[0]) >= warm_up]
+    if len(after_warm_up) < 2:
+        return [f"tracemalloc: too few snapshots in {folder} for a comparison"]
+    return growth(after_warm_up[0], after_warm_up[-1])
 
 
 def scan_report(
@@ -288,6 +320,26 @@ def _counting(texts, counts: dict[str, int], name: str):  # type: ignore[no-unty
         yield item
 
 
+def growth(first: Path, last: Path, top: int = 15) -> list[str]:
+    """The `top` tracebacks whose memory grew most from snapshot `first` to `last`,
+    with the total growth first."""
+    before = tracemalloc.Snapshot.load(str(first))
+    after = tracemalloc.Snapshot.load(str(last))
+    filters = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    before, after = before.filter_traces(filters), after.filter_traces(filters)
+    stats = after.compare_to(before, "traceback")
+    total = sum(stat.size_diff for stat in stats)
+    lines = [
+        f"traced Python memory {total / 2**20:+.2f} MiB from {first.name} to {last.name}"
+    ]
+    for stat in stats[:top]:
+        lines.append(
+            f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks"
+        )
+        lines.extend(f"      {frame}" for frame in stat.traceback.format()[-12:])
+    return lines
+
+
 def print_report(report: Report) -> None:
     tally, rss = report.tally, report.rss
     print(
@@ -312,6 +364,8 @@ def print_report(report: Report) -> None:
     print(f"scan: {report.secrets} secrets in {scanned}: {len(report.findings)} found")
     for finding in report.findings[:20]:
         print(f"    {finding.label} in {finding.where}: {finding.excerpt}")
+    for line in report.memory_growth:
+        print(line)
     print(f"log: {report.access_lines} access lines for {tally.total()} requests "
           f"{'ok' if report.log_complete else 'INCOMPLETE'}")  # fmt: skip
     print("PASSED" if report.ok else "FAILED")
@@ -330,12 +384,23 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--rss-tolerance", type=float, default=0.05)
     parser.add_argument("--keep", type=Path, help="keep the log and the row dump here")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="sample the worker's caches and object count every 30 s",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace the worker's Python memory; print what it grew with",
+    )
     args = parser.parse_args()
     options = Options(
         duration=args.duration,
         database_url=None if args.sqlite else args.database_url,
         redis_url=None if args.sqlite else args.redis_url,
         warm_up=args.warm_up, window=args.window, rss_tolerance=args.rss_tolerance,
+        probe=args.probe, tracemalloc=args.tracemalloc,
     )  # fmt: skip
     os.sched_setaffinity(0, {0})
     with contextlib.ExitStack() as stack:

@@ -430,8 +430,11 @@ async def run_kind(soak: Soak, kind: str, scenario: Scenario, deadline: float) -
     return rounds
 
 
-async def run_traffic(soak: Soak, seconds: float) -> None:
-    """Run every kind's clients for `seconds` against `soak.base_url` (127.0.0.1)."""
+async def run_traffic(
+    soak: Soak, seconds: float, then: Callable[[Soak], Awaitable[None]] | None = None
+) -> None:
+    """Run every kind's clients for `seconds` against `soak.base_url` (127.0.0.1),
+    then `then(soak)` if given, on the same client sessions."""
     if not soak.base_url.startswith("http://127.0.0.1:"):
         raise ValueError("load is only ever sent to 127.0.0.1")
     timeout = aiohttp.ClientTimeout(total=120)  # a hang guard
@@ -447,6 +450,8 @@ async def run_traffic(soak: Soak, seconds: float) -> None:
             for kind, (scenario, clients) in KINDS.items()
             for _ in range(clients)
         ))  # fmt: skip
+        if then is not None:
+            await then(soak)
     finally:
         for session in soak.sessions.values():
             await session.close()
