@@ -148,7 +148,7 @@ def test_short_soak_passes_and_finds_exactly_the_planted_leaks(
                         body={"title": provider_key})  # fmt: skip
 
     options = Options(
-        duration=6, database_url=f"sqlite:///{migrated_sqlite}", redis_url=None,
+        duration=4, database_url=f"sqlite:///{migrated_sqlite}", redis_url=None,
         after_traffic=plant,
     )  # fmt: skip
     report = run_soak(options, tmp_path)
