@@ -36,12 +36,13 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -313,7 +314,10 @@ def scan_report(
     )  # fmt: skip
 
 
-def _counting(texts, counts: dict[str, int], name: str):  # type: ignore[no-untyped-def]
+def _counting(
+    texts: Iterable[tuple[str, str]], counts: dict[str, int], name: str
+) -> Iterator[tuple[str, str]]:
+    """Pass `texts` through, counting them in counts[name]."""
     counts[name] = 0
     for item in texts:
         counts[name] += 1
@@ -371,6 +375,10 @@ def print_report(report: Report) -> None:
     print("PASSED" if report.ok else "FAILED")
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -403,6 +411,10 @@ def main() -> None:
         probe=args.probe, tracemalloc=args.tracemalloc,
     )  # fmt: skip
     os.sched_setaffinity(0, {0})
+    # Stopped early (SIGTERM, or SIGINT, which a shell ignores in background jobs):
+    # leave through the context managers, which stop the servers this run started.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop)
     with contextlib.ExitStack() as stack:
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
