@@ -1,6 +1,7 @@
 """Django's Redis cache backend with one connection pool per process, not per request."""
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -12,6 +13,12 @@ _pools_lock = threading.Lock()
 
 class SharedPoolClient(RedisCacheClient):
     """A RedisCacheClient that takes its connection pools from the process's."""
+
+    # Set by RedisCacheClient (django-stubs leaves its private members out).
+    _servers: list[str]
+    _pool_class: Any
+    _pool_options: dict[str, Any]
+    _get_connection_pool_index: Callable[[bool], int]
 
     def _get_connection_pool(self, write: bool) -> Any:
         index = self._get_connection_pool_index(write)
