@@ -1,4 +1,5 @@
-"""Start a janserver gateway for benchmarks: a fresh SQLite database, one pinned worker."""
+"""Start a janserver gateway for benchmarks: one pinned worker (uvicorn, or the production
+server, gunicorn, with one worker), a fresh SQLite database unless given one."""
 
 import json
 import os
@@ -31,9 +32,7 @@ def gateway_env(database_url: str, root: Path = ROOT, **extra: str) -> dict[str,
         if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))
     }
     env.update(
-        DJANGO_SETTINGS_MODULE=extra.pop(
-            "DJANGO_SETTINGS_MODULE", "janserver.settings"
-        ),
+        DJANGO_SETTINGS_MODULE="janserver.settings",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
         JWT_SECRET=secrets.token_urlsafe(64),
         APIKEY_SECRET=secrets.token_urlsafe(48),
@@ -42,8 +41,8 @@ def gateway_env(database_url: str, root: Path = ROOT, **extra: str) -> dict[str,
         DATABASE_URL=database_url,
         LOG_LEVEL="WARNING",
         PYTHONPATH=str(root),
-        **extra,
     )
+    env.update(extra)  # the caller's values win (a log level, REDIS_URL, ...)
     return env
 
 
@@ -93,9 +92,62 @@ def gateway(
             process.wait(timeout=10)
 
 
-def _wait_ready(base_url: str) -> None:
-    deadline = time.monotonic() + 30
+@contextmanager
+def production_gateway(
+    core: int,
+    database_url: str,
+    log_path: Path,
+    root: Path = ROOT,
+    app: str | None = None,
+    **extra: str,
+) -> Iterator[tuple[str, dict[str, str], int]]:
+    """Yield (base_url, env, worker_pid) of the production server (gunicorn with
+    gunicorn.conf.py: `manage.py bootstrap` at start, one uvicorn worker) on `core`,
+    serving `database_url` (migrated first). Everything it writes (stdout and stderr, at
+    LOG_LEVEL, INFO unless given) goes to `log_path`. Without gunicorn's control
+    socket, whose one path per user would be shared by concurrent runs. `app` serves
+    another ASGI application than gunicorn.conf.py's (a probe wrapping it)."""
+    port = free_port()
+    env = gateway_env(
+        database_url,
+        root,
+        **{"LOG_LEVEL": "INFO", "GUNICORN_GRACEFUL_TIMEOUT": "20"}
+        | extra
+        | {"GUNICORN_WORKERS": "1", "GUNICORN_BIND": f"127.0.0.1:{port}"},
+    )
+    manage(env, "migrate", "--no-input")
+    command = ["taskset", "-c", str(core), sys.executable, "-m", "gunicorn",
+               "-c", str(root / "gunicorn.conf.py"), "--no-control-socket"]  # fmt: skip
+    if app is not None:
+        command.append(app)
+    with open(log_path, "ab") as log:
+        master = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=log)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base_url, master)
+        yield base_url, env, _only_child(master.pid)
+    finally:
+        master.terminate()  # gunicorn stops its worker gracefully, streams finished
+        try:
+            master.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            master.kill()
+            master.wait()
+
+
+def _only_child(pid: int) -> int:
+    """The one worker process of gunicorn master `pid`."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    if len(children) != 1:
+        raise RuntimeError(f"expected one gunicorn worker, found {children}")
+    return int(children[0])
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"gateway exited with status {process.returncode}")
         try:
             if httpx.get(f"{base_url}/healthcheck", timeout=1).status_code == 200:
                 return

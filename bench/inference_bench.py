@@ -141,10 +141,10 @@ async def load(
 
 
 @contextmanager
-def upstream(core: int):
+def upstream(core: int, models: tuple[str, ...] = (MODEL,)):
     port = free_port()
     command = ["taskset", "-c", str(core), sys.executable, "-m", "inference.testing.fake_vllm",
-               "--port", str(port), "--models", MODEL]  # fmt: skip
+               "--port", str(port), "--models", *models]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )

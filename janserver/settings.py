@@ -194,7 +194,8 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, one connection pool per process (not per request).
+            "BACKEND": "janserver.redis_cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "janserver",
             # Redis down: a 503 within a second or two, not a hang.

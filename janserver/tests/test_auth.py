@@ -354,6 +354,35 @@ def test_cached_credentials_live_briefly_while_broadcasts_may_be_lost(monkeypatc
     assert cache.get(("key", "k")) == "principal"
 
 
+def test_expired_entries_leave_the_cache_as_new_ones_are_stored(monkeypatch):
+    """Storing an entry drops the entries past the TTL, oldest first, and beyond
+    max_entries the least recently stored: stale credentials and conversations are
+    not kept until the cache is full."""
+    now = [1000.0]
+    monkeypatch.setattr(auth_cache.time, "monotonic", lambda: now[0])
+    cache = auth_cache.TTLCache(60, 3, fallback_ttl=2)
+    cache.set(("key", "a"), "a")
+    now[0] += 30
+    cache.set(("key", "b"), "b")
+    now[0] += 10
+    cache.set(("key", "a"), "a again")  # stored anew: now the most recent
+    now[0] += 21
+    cache.set(("key", "c"), "c")
+    assert len(cache) == 3
+    now[0] += 30
+    cache.set(("key", "d"), "d")  # b, stored 61 s ago, has expired
+    assert [cache.get(("key", k)) for k in "abcd"] == [
+        "a again",
+        auth_cache.MISSING,
+        "c",
+        "d",
+    ]
+    assert len(cache) == 3
+    cache.set(("key", "e"), "e")  # over max_entries: the least recently stored goes
+    assert len(cache) == 3
+    assert cache.get(("key", "a")) is auth_cache.MISSING
+
+
 def test_broadcasts_count_as_received_only_while_the_listener_vouches(settings):
     settings.REDIS_URL = "redis://127.0.0.1:6379/0"
     assert not auth_cache.broadcasts_received()  # no listener has vouched yet

@@ -110,3 +110,15 @@ async def test_sync_views_and_unknown_paths_go_through_django(finished_signals):
     assert missing[0]["status"] == 404
     assert b'"not_found"' in missing[1]["body"]
     assert len(finished_signals) == 2  # Django's own handling, signals included
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_cached_matches_keep_the_patterns_tried_only_in_debug(settings, debug):
+    """A cached match of an async view drops the patterns tried before it (two
+    thirds of its memory; only DEBUG's 404 page shows them), and still serves."""
+    settings.DEBUG = debug
+    handler = JanserverASGIHandler()
+    assert handler._is_async_view("/v1/version")
+    match = handler.resolve_request(type("Request", (), {"path_info": "/v1/version"}))
+    assert match.url_name == "version"
+    assert (match.tried is not None) == debug

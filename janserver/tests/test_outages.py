@@ -62,7 +62,7 @@ def test_guest_login_with_redis_down_answers_503(settings):
     """The login throttle lives in the shared cache: Redis down is a 503."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "janserver.redis_cache.SharedPoolRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

@@ -92,7 +92,7 @@ def test_database_and_redis_urls_select_postgres_pool_and_redis():
         "db.example",
         "0",
         "True",
-        "django.core.cache.backends.redis.RedisCache",
+        "janserver.redis_cache.SharedPoolRedisCache",
         "channels_redis.pubsub.RedisPubSubChannelLayer",
     ]
 
