@@ -3,8 +3,9 @@ conversations.selectors.Caller: a project key its project's, a user their own)."
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from conversations.models import StoredCompletion
 from conversations.selectors import Caller
@@ -24,11 +25,11 @@ def stored_completion_list(
     if model:
         stored = stored.filter(model=model)
     for index, (key, value) in enumerate((metadata or {}).items()):
-        # One key, whatever it holds: never split at "__" as a lookup path would be.
+        # One key, whatever it holds (never split at "__" as a lookup path would
+        # be), compared as text: JSON lookups would read "0" as the number 0.
         name = f"metadata_{index}"
-        stored = stored.annotate(**{name: KeyTextTransform(key, "metadata")}).filter(
-            **{name: value}
-        )
+        text = Cast(KeyTextTransform(key, "metadata"), TextField())
+        stored = stored.annotate(**{name: text}).filter(**{name: value})
     return stored
 
 
