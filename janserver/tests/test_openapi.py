@@ -62,7 +62,9 @@ def test_the_openai_endpoints_name_their_bodies_streams_and_errors(schema):
     }
     create = schema["components"]["schemas"]["ChatCompletionCreateRequest"]
     assert create["allOf"][0] == {"$ref": "#/components/schemas/ChatCompletionRequest"}
-    assert {"store", "metadata", "conversation"} <= set(create["allOf"][1]["properties"])
+    assert {"store", "metadata", "conversation"} <= set(
+        create["allOf"][1]["properties"]
+    )
     answer = chat["responses"]["200"]["content"]
     assert set(answer) == {"application/json", "text/event-stream"}
     assert {"400", "401", "404", "502", "503", "504"} <= set(chat["responses"])
