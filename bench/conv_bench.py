@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.conv_bench [--seconds 2] [--rounds 15] [--concurrency 64]
                                          [--tokens 64] [--fresh] [--bypass-off NAME]
+                                         [--chat-store]
 
 The gateway is one uvicorn worker pinned to core 1; the fake upstream and this load
 generator share core 0 (as in bench.inference_bench). Each round streams
@@ -19,6 +20,9 @@ gateway and on a second one (its own database) with that bypass of Django's defa
 switched off (JANSERVER_BYPASSES_OFF, docs/decisions/), in the same alternating slices;
 `--baseline PATH` likewise with a gateway serving another checkout (an older commit's
 worktree).
+
+`--chat-store` measures OpenAI's stored chat completions instead of conversation
+turns: POST /v1/chat/completions with `store: true` against the same without it.
 """
 
 import argparse
@@ -64,7 +68,9 @@ def database(tmp: Path) -> Iterator[str]:
         admin.close()
 
 
-def request_body(tokens: int, conversation: str | None, conv: bool) -> bytes:
+def request_body(
+    tokens: int, conversation: str | None, conv: bool, chat_store: bool = False
+) -> bytes:
     payload: dict = {
         "model": MODEL,
         "messages": [{"role": "user", "content": "Tell me a story."}],
@@ -73,7 +79,7 @@ def request_body(tokens: int, conversation: str | None, conv: bool) -> bytes:
     }
     if conv:
         payload["store"] = True
-        if conversation:
+        if conversation and not chat_store:
             payload["conversation"] = conversation
     return json.dumps(payload).encode()
 
@@ -116,7 +122,7 @@ async def load(
     async def worker(session: aiohttp.ClientSession, slot: int) -> None:
         while time.monotonic() < deadline:
             continued = None if args.fresh else slots[slot]
-            data = request_body(args.tokens, continued, conv)
+            data = request_body(args.tokens, continued, conv, args.chat_store)
             try:
                 slots[slot] = await one(session, url, data, headers, run) or continued
             except aiohttp.ClientError:
@@ -226,7 +232,17 @@ async def measure(sides: tuple[Side, Side], args: argparse.Namespace) -> None:
 
 
 def stored_items(env: dict[str, str]) -> str:
-    code = "from conversations.models import Item, Conversation\nprint(Conversation.objects.count(), Item.objects.count())"
+    # A baseline checkout's database may have no stored completions table.
+    code = (
+        "from django.db import DatabaseError, transaction\n"
+        "from conversations.models import Item, Conversation, StoredCompletion\n"
+        "try:\n"
+        "    with transaction.atomic():\n"
+        "        kept = StoredCompletion.objects.count()\n"
+        "except DatabaseError:\n"
+        "    kept = 0\n"
+        "print(Conversation.objects.count(), Item.objects.count(), kept)"
+    )
     return manage(env, "shell", "-c", code).strip().splitlines()[-1]
 
 
@@ -251,6 +267,11 @@ def main() -> None:
         type=Path,
         default=None,
         help="compare stored turns against a gateway serving another checkout",
+    )
+    parser.add_argument(
+        "--chat-store",
+        action="store_true",
+        help="stored chat completions (/v1/chat/completions, store: true) instead",
     )
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
@@ -280,7 +301,8 @@ def main() -> None:
 
         def side(label: str, number: int, conv: bool) -> Side:
             base, _env, pid, headers = started[number]
-            route = "conv/chat/completions" if conv else "chat/completions"
+            kept = conv and not args.chat_store
+            route = "conv/chat/completions" if kept else "chat/completions"
             return Side(label, f"{base}/v1/{route}", conv, pid, headers,
                         [None] * args.concurrency)  # fmt: skip
 
@@ -292,9 +314,10 @@ def main() -> None:
             sides = (side("plain", 0, False), side("conv", 0, True))
         asyncio.run(measure(sides, args))
         for _url, env, _pid, _headers in started:
-            conversations, items = stored_items(env).split()
+            conversations, items, completions = stored_items(env).split()
             print(
-                f"stored: {conversations} conversations, {items} items (warm-up included)"
+                f"stored: {conversations} conversations, {items} items, "
+                f"{completions} chat completions (warm-up included)"
             )
 
 

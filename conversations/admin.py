@@ -1,4 +1,5 @@
-"""Admin for conversations, workspaces and responses: read-only, deletes go through services."""
+"""Admin for conversations, workspaces (chat projects), responses and stored chat
+completions: read-only, deletes go through services."""
 
 from django.contrib import admin
 from django.db.models import QuerySet, Subquery, Value
@@ -10,6 +11,7 @@ from conversations.models import (
     IdempotencyKey,
     Item,
     Response,
+    StoredCompletion,
     Workspace,
 )
 from conversations.services import conversation_delete
@@ -103,13 +105,32 @@ class ConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("public_id", "name", "owner", "project", "created_at")
+    list_display = (
+        *("public_id", "name", "owner", "project", "is_favorite"),
+        *("archived_at", "created_at"),
+    )
+    list_filter = ("is_favorite", ("archived_at", admin.EmptyFieldListFilter))
     list_select_related = ("owner", "project")
     search_fields = ("public_id", "owner__email", "project__public_id", "name")
     ordering = ("-created_at",)
     fields = (
         *("public_id", "name", "owner", "project", "instruction"),
-        *("created_at", "updated_at"),
+        *("is_favorite", "archived_at", "created_at", "updated_at"),
+    )
+    readonly_fields = fields
+
+
+@admin.register(StoredCompletion)
+class StoredCompletionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("public_id", "model", "owner", "project", "created_at")
+    list_select_related = ("owner", "project")
+    search_fields = ("public_id", "owner__email", "project__public_id")
+    ordering = ("-created_at",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        *("public_id", "model", "owner", "project", "metadata"),
+        *("messages", "parameters", "completion", "created_at", "updated_at"),
     )
     readonly_fields = fields
 

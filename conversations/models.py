@@ -25,7 +25,11 @@ def _choices_check(
 
 
 class Workspace(models.Model):
-    """A named group of one owner's conversations with a shared system instruction."""
+    """A named group of one owner's conversations with a shared system instruction.
+
+    Jan's newer API calls it a project (`/v1/projects`): a chat project, not an
+    organization project (orgs.models.Project, `/v1/organization/projects`).
+    """
 
     public_id = models.CharField(
         max_length=40, unique=True, editable=False, default=new_workspace_id
@@ -41,6 +45,8 @@ class Workspace(models.Model):
     )
     name = models.CharField(max_length=50)
     instruction = models.TextField(blank=True)
+    is_favorite = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -56,6 +62,10 @@ class Workspace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class Conversation(models.Model):
@@ -340,3 +350,48 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.route} {self.key} ({self.status})"
+
+
+class StoredCompletion(models.Model):
+    """A chat completion kept with `store: true` (OpenAI's stored chat completions).
+
+    `public_id` is the completion's own id as the client received it (the model
+    server's `chatcmpl-…`); `messages` are the input messages sent to the model,
+    `completion` the chat.completion object answered, `parameters` the request's
+    other fields worth showing back (temperature, tools, …).
+    """
+
+    public_id = models.CharField(max_length=LONG_ID_LENGTH, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="stored_completions",
+        db_index=False,  # the first column of conv_stored_owner_list_idx
+    )
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.CASCADE,
+        related_name="stored_completions",
+        db_index=False,
+    )
+    model = models.CharField(max_length=256)
+    messages = models.JSONField(default=list, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    completion = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["owner", "created_at", "id"], name="conv_stored_owner_list_idx"
+            ),
+            models.Index(
+                fields=["project", "created_at", "id"],
+                name="conv_stored_project_list_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} ({self.public_id})"

@@ -216,15 +216,26 @@ def item_page(
     return rows[:limit], len(rows) > limit
 
 
-def workspace_list(*, caller: Caller) -> QuerySet[Workspace]:
-    """Return the workspaces the caller may see."""
-    return Workspace.objects.filter(caller.visible())
+def workspace_list(
+    *, caller: Caller, include_archived: bool = True
+) -> QuerySet[Workspace]:
+    """Return the workspaces (chat projects) the caller may see, the archived ones
+    only with `include_archived`."""
+    workspaces = Workspace.objects.filter(caller.visible())
+    if not include_archived:
+        workspaces = workspaces.filter(archived_at__isnull=True)
+    return workspaces
 
 
 def workspace_get(
-    *, caller: Caller, public_id: str, project_id: int | None = None
+    *,
+    caller: Caller,
+    public_id: str,
+    project_id: int | None = None,
+    param: str = "workspace_id",
 ) -> Workspace:
-    """Return a workspace the caller may see (in `project_id` if given); raise NotFound.
+    """Return a workspace the caller may see (in `project_id` if given); raise NotFound
+    naming `param` (Jan's newer API calls it `project_id`).
 
     A conversation and its workspace share a project, so a workspace of another
     project is not found for that conversation.
@@ -234,5 +245,6 @@ def workspace_get(
         workspaces = workspaces.filter(project_id=project_id)
     workspace = workspaces.first()
     if workspace is None:
-        raise _not_found("workspace", public_id, "workspace_id")
+        kind = "project" if param == "project_id" else "workspace"
+        raise _not_found(kind, public_id, param)
     return workspace

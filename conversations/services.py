@@ -34,8 +34,9 @@ class _Unset(Enum):
 UNSET: Final = _Unset.UNSET
 
 
-def _project_id(caller: Caller) -> int:
-    """Return the project new objects of `caller` go to: the named one, else personal."""
+def caller_project_id(caller: Caller) -> int:
+    """Return the (organization) project new objects of `caller` go to: the named
+    one, else the user's personal project (created if need be)."""
     if caller.project_id is not None:
         return caller.project_id
     return project_personal_ensure(user=caller.user).pk
@@ -58,7 +59,7 @@ def conversation_create(
     cleaned = items_clean([] if items is None else items)
     conversation = Conversation.objects.create(
         owner=caller.user,
-        project_id=workspace.project_id if workspace else _project_id(caller),
+        project_id=workspace.project_id if workspace else caller_project_id(caller),
         workspace=workspace,
         title=title_clean(title),
         metadata=metadata_clean(metadata),
@@ -199,15 +200,53 @@ def _instruction_clean(instruction: Any) -> str:
 
 @transaction.atomic
 def workspace_create(
-    *, caller: Caller, name: str, instruction: str | None = ""
+    *,
+    caller: Caller,
+    name: str,
+    instruction: str | None = "",
+    is_favorite: bool = False,
+    is_archived: bool = False,
 ) -> Workspace:
-    """Create a workspace of the caller's user in the caller's project."""
+    """Create a workspace (a chat project) of the caller's user in the caller's
+    (organization) project."""
     return Workspace.objects.create(
         owner=caller.user,
-        project_id=_project_id(caller),
+        project_id=caller_project_id(caller),
         name=_name_clean(name),
         instruction=_instruction_clean(instruction),
+        is_favorite=is_favorite,
+        archived_at=timezone.now() if is_archived else None,
     )
+
+
+@transaction.atomic
+def workspace_update(
+    *,
+    workspace: Workspace,
+    name: str | _Unset = UNSET,
+    instruction: str | _Unset | None = UNSET,
+    is_favorite: bool | _Unset = UNSET,
+    is_archived: bool | _Unset = UNSET,
+) -> Workspace:
+    """Change the given fields of a workspace (UNSET keeps one; a None or ""
+    instruction removes it). Archiving keeps the first archive time."""
+    fields = ["updated_at"]
+    if name is not UNSET:
+        workspace.name = _name_clean(name)
+        fields.append("name")
+    if instruction is not UNSET:
+        workspace.instruction = _instruction_clean(instruction)
+        fields.append("instruction")
+    if is_favorite is not UNSET:
+        workspace.is_favorite = is_favorite
+        fields.append("is_favorite")
+    if is_archived is not UNSET and is_archived != workspace.is_archived:
+        workspace.archived_at = timezone.now() if is_archived else None
+        fields.append("archived_at")
+    workspace.save(update_fields=fields)
+    if "instruction" in fields:
+        auth_cache.invalidate(CACHE_KIND)  # rare: every cached conversation goes
+    return workspace
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ a stream event by event (the pump of the Answer), or a whole JSON answer.
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,7 +17,7 @@ from inference.catalog import Route
 from inference.models import UsageStatus
 from inference.payloads import Endpoint, InferenceRequest, check_context, parse
 from inference.pipeline import Call, Opened
-from inference.streaming import SSEWriter, StreamState, relay
+from inference.streaming import ClosingSSEWriter, SSEWriter, StreamState, relay
 from janserver import background
 from janserver.errors import APIError, UpstreamError, UpstreamTimeout
 from janserver.http.answers import Answer
@@ -27,10 +28,14 @@ logger = logging.getLogger("janserver.gateway")
 
 async def complete(call: Call, endpoint: Endpoint) -> Answer:
     """Serve one chat completion or completion (see the module docstring)."""
-    payload = parse(call.body, endpoint)
+    return await respond(call, parse(call.body, endpoint))
+
+
+async def respond(call: Call, payload: InferenceRequest) -> Answer:
+    """Serve one parsed request (see complete())."""
     entry = await pipeline.model_for(call.principal, payload.model)
     check_context(payload, entry.context_length)
-    account = await pipeline.admit(call, payload, endpoint.name)
+    account = await pipeline.admit(call, payload, payload.endpoint.name)
     opened = await pipeline.open_upstream(payload, entry, account)
     if payload.stream:
         return Answer(pump=stream_pump(opened, payload), headers=account.limit_headers)
@@ -91,10 +96,13 @@ class StreamObserver(Protocol):
     """Watches a relayed stream: conversation storage and the like.
 
     `prefix()` is sent before the upstream's events (with the first of them);
-    `feed()` sees every batch of events as relayed; `finish()` runs once at the end —
-    before the response ends when the stream ran to its end, in a background task
-    (janserver.background) when the client went away.
+    `suffix()`, unless None, just before the upstream's `[DONE]` (not at all when the
+    stream fails); `feed()` sees every batch of events as relayed; `finish()` runs
+    once at the end — before the response ends when the stream ran to its end, in a
+    background task (janserver.background) when the client went away.
     """
+
+    suffix: Callable[[], bytes] | None
 
     def prefix(self) -> bytes: ...
 
@@ -128,8 +136,16 @@ class _Relayed:
         state = StreamState(strip_usage=not self.payload.wants_usage)
         metrics.stream_started(self.payload.model, self.route.provider_name)
         disconnected = True
-        prefix = self.observer.prefix() if self.observer is not None else b""
-        writer = SSEWriter(write, self.on_events, prefix)
+        observer = self.observer
+        writer = (
+            SSEWriter(write, self.on_events)
+            if observer is None
+            else SSEWriter(write, self.on_events, observer.prefix())
+            if observer.suffix is None
+            else ClosingSSEWriter(
+                write, self.on_events, observer.prefix(), observer.suffix
+            )
+        )
         try:
             await relay(self.opened.read, state, writer)
             await writer.end(state)

@@ -219,3 +219,45 @@ class SSEWriter:
         if state.error is not None:
             await self.write(self.prefix + error_event(state.error))
             self.prefix = b""
+
+
+class ClosingSSEWriter(SSEWriter):
+    """An SSEWriter that sends `closing()`'s events once, just before the stream's
+    `[DONE]` (for a last chunk of the gateway's own: a stream that fails has none).
+
+    `on_events` sees the batch before `closing()` is called, so that it can build on
+    what the batch held.
+    """
+
+    __slots__ = ("closing",)
+
+    def __init__(
+        self,
+        write: Write,
+        on_events: Callable[[bytes], None] | None,
+        prefix: bytes,
+        closing: Callable[[], bytes],
+    ) -> None:
+        super().__init__(write, on_events, prefix)
+        self.closing: Callable[[], bytes] | None = closing
+
+    def events(self, events: bytes) -> Awaitable[None]:
+        if self.on_events is not None:
+            self.on_events(events)
+        if self.closing is not None:
+            at = done_at(events)
+            if at >= 0:
+                closing, self.closing = self.closing, None
+                events = events[:at] + closing() + events[at:]
+        if self.prefix:
+            events, self.prefix = self.prefix + events, b""
+        return self.write(events)
+
+
+def done_at(events: bytes) -> int:
+    """Where the `[DONE]` event starts in a batch of whole events, or -1 (a JSON
+    string holding the same text is on a line of its own, never at an event start)."""
+    at = events.find(DONE)
+    while at > 0 and events[at - 2 : at] != b"\n\n":
+        at = events.find(DONE, at + 1)
+    return at

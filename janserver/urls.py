@@ -31,6 +31,7 @@ urlpatterns = [
     path("v1/", include("conversations.api.urls")),
     path("v1/", include("conversations.api.response_urls")),
     path("v1/", include("conversations.api.completion_urls")),
+    path("v1/", include("conversations.api.chat_urls")),
     path("v1/", include("inference.api.urls")),
     path("metrics", metrics_view.scrape_metrics, name="metrics"),
 ]

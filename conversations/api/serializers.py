@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conversations.models import Conversation, Item, ItemType
+from conversations.models import Conversation, Item, ItemType, Workspace
 from conversations.validation import TITLE_MAX_CHARS, WORKSPACE_NAME_MAX_CHARS
 from janserver.api.fields import ConstantField, UnixTimestampField
 from janserver.api.pagination import ListQuerySerializer
@@ -24,6 +24,8 @@ class ConversationSerializer(serializers.Serializer):
     metadata = serializers.JSONField()
     title = serializers.SerializerMethodField()
     workspace_id = serializers.SerializerMethodField()
+    # Jan's newer name of the same workspace: a chat project (/v1/projects).
+    project_id = serializers.SerializerMethodField()
 
     def get_title(self, conversation: Conversation) -> str | None:
         return conversation.title or None
@@ -31,6 +33,9 @@ class ConversationSerializer(serializers.Serializer):
     def get_workspace_id(self, conversation: Conversation) -> str | None:
         workspace = conversation.workspace
         return None if workspace is None else workspace.public_id
+
+    def get_project_id(self, conversation: Conversation) -> str | None:
+        return self.get_workspace_id(conversation)
 
 
 def _item_fields(item: Item) -> dict[str, Any]:
@@ -71,6 +76,24 @@ class WorkspaceSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class ChatProjectSerializer(serializers.Serializer):
+    """A workspace in Jan's newer shape: a chat project of /v1/projects (not an
+    organization project)."""
+
+    id = serializers.CharField(source="public_id")
+    object = ConstantField("project")
+    name = serializers.CharField()
+    instruction = serializers.SerializerMethodField()
+    is_favorite = serializers.BooleanField()
+    is_archived = serializers.BooleanField()
+    archived_at = UnixTimestampField()
+    created_at = UnixTimestampField()
+    updated_at = UnixTimestampField()
+
+    def get_instruction(self, workspace: Workspace) -> str | None:
+        return workspace.instruction or None
+
+
 # Input. Nested items and metadata are checked by the services (conversations.validation)
 # so that every caller gets the same rules; unknown top-level fields are refused.
 
@@ -90,6 +113,21 @@ class MetadataField(serializers.JSONField):
     """Metadata pairs (checked by the service)."""
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanField(serializers.Field):
+    """A JSON boolean, and nothing DRF's BooleanField would also take ("yes", 1)."""
+
+    default_error_messages = {"invalid": "Must be a boolean (true or false)."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value: Any) -> bool:
+        return bool(value)
+
+
 class ConversationCreateSerializer(StrictSerializer):
     title = serializers.CharField(
         max_length=TITLE_MAX_CHARS, required=False, allow_blank=True, allow_null=True
@@ -99,10 +137,39 @@ class ConversationCreateSerializer(StrictSerializer):
     workspace_id = serializers.CharField(
         max_length=ID_MAX_LENGTH, required=False, allow_null=True
     )
+    # Jan's newer name of workspace_id (a chat project of /v1/projects).
+    project_id = serializers.CharField(
+        max_length=ID_MAX_LENGTH, required=False, allow_null=True
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        project_id = attrs.pop("project_id", None)
+        if project_id is not None:
+            workspace_id = attrs.get("workspace_id")
+            if workspace_id is not None and workspace_id != project_id:
+                raise serializers.ValidationError(
+                    {"project_id": "Give `project_id` or `workspace_id`, not both."}
+                )
+            attrs["workspace_id"] = project_id
+        return attrs
 
 
 class ConversationUpdateSerializer(StrictSerializer):
-    metadata = MetadataField(allow_null=True)
+    """OpenAI's update (metadata), plus Jan's `title`: at least one of them."""
+
+    title = serializers.CharField(
+        max_length=TITLE_MAX_CHARS, required=False, allow_blank=True, allow_null=True
+    )
+    metadata = MetadataField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not attrs:
+            raise serializers.ValidationError(
+                {"metadata": "Give `metadata`, `title` or both."}
+            )
+        return attrs
 
 
 class ConversationPatchSerializer(StrictSerializer):
@@ -127,6 +194,37 @@ class WorkspaceCreateSerializer(StrictSerializer):
     )
 
 
+class ChatProjectCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=WORKSPACE_NAME_MAX_CHARS)
+    instruction = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, trim_whitespace=False
+    )
+    is_favorite = StrictBooleanField(required=False)
+    is_archived = StrictBooleanField(required=False)
+
+
+class ChatProjectUpdateSerializer(StrictSerializer):
+    """The fields to change: at least one."""
+
+    name = serializers.CharField(max_length=WORKSPACE_NAME_MAX_CHARS, required=False)
+    instruction = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, trim_whitespace=False
+    )
+    is_favorite = StrictBooleanField(required=False)
+    is_archived = StrictBooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not attrs:
+            raise serializers.ValidationError(
+                {
+                    "name": "Give at least one of `name`, `instruction`, "
+                    "`is_favorite` and `is_archived`."
+                }
+            )
+        return attrs
+
+
 class WorkspaceRenameSerializer(StrictSerializer):
     name = serializers.CharField(max_length=WORKSPACE_NAME_MAX_CHARS)
 
@@ -146,6 +244,23 @@ class NewestFirstListQuerySerializer(ListQuerySerializer):
 
 class ConversationListQuerySerializer(NewestFirstListQuerySerializer):
     workspace_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False)
+    # Jan's newer name of workspace_id; "none" keeps those outside any.
+    project_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        project_id = attrs.pop("project_id", None)
+        if project_id is not None:
+            workspace_id = attrs.get("workspace_id")
+            if workspace_id is not None and workspace_id != project_id:
+                raise serializers.ValidationError(
+                    {"project_id": "Give `project_id` or `workspace_id`, not both."}
+                )
+            attrs["workspace_id"] = project_id
+        return attrs
+
+
+class ChatProjectListQuerySerializer(NewestFirstListQuerySerializer):
+    include_archived = serializers.BooleanField(required=False, default=False)
 
 
 class ItemListQuerySerializer(NewestFirstListQuerySerializer):

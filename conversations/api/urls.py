@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from conversations.api import views
+from conversations.api import chat_projects, views
 
 app_name = "conversations"
 
@@ -38,8 +38,19 @@ workspace_patterns = [
     ),
 ]
 
+# Jan's newer name of workspaces: chat projects, not /v1/organization/projects.
+chat_project_patterns = [
+    path("projects", chat_projects.ChatProjectListView.as_view(), name="list"),
+    path(
+        "projects/<str:project_id>",
+        chat_projects.ChatProjectDetailView.as_view(),
+        name="detail",
+    ),
+]
+
 urlpatterns = [
     path("", include((conversation_patterns, "conversations"))),
     path("", include((item_patterns, "items"))),
     path("", include((workspace_patterns, "workspaces"))),
+    path("", include((chat_project_patterns, "chat_projects"))),
 ]

@@ -53,7 +53,7 @@ from janserver.api.shapes import deleted_body
 from janserver.auth import ProjectAccess, principal_of
 
 
-def _valid(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
+def valid(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -79,12 +79,15 @@ class ConversationsView(APIView):
         )
 
     def workspace_or_none(
-        self, public_id: str | None, project_id: int | None = None
+        self,
+        public_id: str | None,
+        project_id: int | None = None,
+        param: str = "workspace_id",
     ) -> Workspace | None:
         if public_id is None:
             return None
         return workspace_get(
-            caller=self.caller, public_id=public_id, project_id=project_id
+            caller=self.caller, public_id=public_id, project_id=project_id, param=param
         )
 
 
@@ -108,8 +111,9 @@ class ConversationListView(ConversationsView):
         responses=ConversationSerializer,
     )
     def post(self, request: Request) -> Response:
-        data = _valid(ConversationCreateSerializer, request)
-        workspace = self.workspace_or_none(data.pop("workspace_id", None))
+        param = "project_id" if "project_id" in request.data else "workspace_id"
+        data = valid(ConversationCreateSerializer, request)
+        workspace = self.workspace_or_none(data.pop("workspace_id", None), param=param)
         conversation = conversation_create(
             caller=self.caller, workspace=workspace, **data
         )
@@ -148,7 +152,7 @@ class ConversationDetailView(ConversationsView):
         self, request: Request, conversation_id: str, serializer: type[Serializer]
     ) -> Response:
         conversation = conversation_get(caller=self.caller, public_id=conversation_id)
-        data = _valid(serializer, request)
+        data = valid(serializer, request)
         conversation = conversation_update(conversation=conversation, **data)
         return Response(ConversationSerializer(conversation).data)
 
@@ -161,7 +165,7 @@ class ConversationWorkspaceView(ConversationsView):
     )
     def patch(self, request: Request, conversation_id: str) -> Response:
         conversation = conversation_get(caller=self.caller, public_id=conversation_id)
-        data = _valid(ConversationWorkspaceSerializer, request)
+        data = valid(ConversationWorkspaceSerializer, request)
         workspace = self.workspace_or_none(
             data["workspace_id"], project_id=conversation.project_id
         )
@@ -196,7 +200,7 @@ class ItemListView(ConversationsView):
     )
     def post(self, request: Request, conversation_id: str) -> Response:
         conversation = conversation_get(caller=self.caller, public_id=conversation_id)
-        data = _valid(ItemCreateSerializer, request)
+        data = valid(ItemCreateSerializer, request)
         items = conversation_items_append(conversation=conversation, **data)
         return Response(list_body(_items_data(items), False))
 
@@ -227,7 +231,7 @@ class WorkspaceListView(ConversationsView):
         responses={201: WorkspaceSerializer},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(WorkspaceCreateSerializer, request)
+        data = valid(WorkspaceCreateSerializer, request)
         workspace = workspace_create(caller=self.caller, **data)
         return Response(WorkspaceSerializer(workspace).data, status=201)
 
@@ -245,7 +249,7 @@ class WorkspaceDetailView(ConversationsView):
     )
     def patch(self, request: Request, workspace_id: str) -> Response:
         workspace = workspace_get(caller=self.caller, public_id=workspace_id)
-        data = _valid(WorkspaceRenameSerializer, request)
+        data = valid(WorkspaceRenameSerializer, request)
         workspace = workspace_rename(workspace=workspace, **data)
         return Response(WorkspaceSerializer(workspace).data)
 
@@ -264,6 +268,6 @@ class WorkspaceInstructionView(ConversationsView):
     )
     def patch(self, request: Request, workspace_id: str) -> Response:
         workspace = workspace_get(caller=self.caller, public_id=workspace_id)
-        data = _valid(WorkspaceInstructionSerializer, request)
+        data = valid(WorkspaceInstructionSerializer, request)
         workspace = workspace_instruction_set(workspace=workspace, **data)
         return Response(WorkspaceSerializer(workspace).data)

@@ -8,6 +8,7 @@ client went away (the turn is then stored `incomplete`, with what was generated)
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -80,6 +81,8 @@ class TurnObserver:
         self.assembler = (
             CollectingAssembler() if turn.store or turn.claim is not None else None
         )
+
+    suffix: Callable[[], bytes] | None = None
 
     def prefix(self) -> bytes:
         return metadata_event(self.turn.metadata())

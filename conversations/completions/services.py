@@ -82,9 +82,10 @@ class Reply:
     completion: dict[str, Any]
 
 
-def _turn(
+def turn_build(
     caller: Caller, request: TurnRequest, conversation: Conversation | None
 ) -> Turn:
+    """Return the Turn of `request` in `conversation` (None: a new one when storing)."""
     store = request.store
     if conversation is not None:
         conversation_id: str | None = conversation.public_id
@@ -131,7 +132,7 @@ def turn_begin(
     """
     caller = caller_get(principal=principal, project_public_id=project_public_id)
     if idempotency_key is None:
-        return _turn(caller, request, _conversation(caller, request))
+        return turn_build(caller, request, _conversation(caller, request))
     with transaction.atomic():
         claimed = idempotency_claim(
             scope=idempotency_scope(caller),
@@ -141,7 +142,7 @@ def turn_begin(
         )
         if isinstance(claimed, Replay):
             return claimed
-        turn = _turn(caller, request, _conversation(caller, request))
+        turn = turn_build(caller, request, _conversation(caller, request))
         turn.claim = claimed
         return turn
 

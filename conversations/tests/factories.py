@@ -3,7 +3,14 @@
 import factory
 
 from accounts.tests.factories import UserFactory
-from conversations.models import Conversation, Item, ItemType, Response, Workspace
+from conversations.models import (
+    Conversation,
+    Item,
+    ItemType,
+    Response,
+    StoredCompletion,
+    Workspace,
+)
 from orgs.models import ProjectMember
 from orgs.tests.factories import ProjectFactory
 
@@ -61,3 +68,12 @@ class ResponseFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory)
     project = factory.SubFactory(ProjectFactory)
     model = "jan-v1-4b"
+
+
+class StoredCompletionFactory(_OwnedInProjectFactory):
+    class Meta:
+        model = StoredCompletion
+
+    public_id = factory.Sequence(lambda n: f"chatcmpl-{n:08d}")
+    model = "jan-v1-4b"
+    messages = factory.LazyFunction(lambda: [{"role": "user", "content": "hi"}])

@@ -6,11 +6,18 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from conversations.admin import INLINE_ITEMS
-from conversations.models import Conversation, Item, Response, Workspace
+from conversations.models import (
+    Conversation,
+    Item,
+    Response,
+    StoredCompletion,
+    Workspace,
+)
 from conversations.tests.factories import (
     ConversationFactory,
     ItemFactory,
     ResponseFactory,
+    StoredCompletionFactory,
     WorkspaceFactory,
 )
 
@@ -40,6 +47,7 @@ MAKERS = {
     Conversation: _make_conversation,
     Workspace: WorkspaceFactory,
     Response: _make_response,
+    StoredCompletion: StoredCompletionFactory,
 }
 
 

@@ -32,15 +32,15 @@ def conversation_body(public_id: str) -> dict:
     conversation = Conversation.objects.select_related("workspace").get(
         public_id=public_id
     )
+    workspace_id = conversation.workspace.public_id if conversation.workspace else None
     return {
         "id": conversation.public_id,
         "object": "conversation",
         "created_at": int(conversation.created_at.timestamp()),
         "metadata": conversation.metadata,
         "title": conversation.title or None,
-        "workspace_id": conversation.workspace.public_id
-        if conversation.workspace
-        else None,
+        "workspace_id": workspace_id,
+        "project_id": workspace_id,
     }
 
 

@@ -162,7 +162,7 @@ def test_move_a_conversation_into_and_out_of_a_workspace(user, user_api):
     assert moved["workspace_id"] == workspace.public_id
     assert user_api.get(f"/conversations/{conversation.public_id}").json() == moved
     out = user_api.patch(path, {"workspace_id": None}).json()
-    assert out == {**moved, "workspace_id": None}
+    assert out == {**moved, "workspace_id": None, "project_id": None}
 
 
 def test_a_workspace_of_another_project_is_not_found_for_a_conversation(user, user_api):

@@ -195,13 +195,6 @@ def _generation(
     }
 
 
-CHAT_COMPLETIONS = _generation(
-    "createChatCompletion",
-    "ChatCompletionRequest",
-    "ChatCompletion",
-    "ChatCompletionChunk",
-    "A chat completion from the model, relayed as it is generated.",
-)
 COMPLETIONS = _generation(
     "createCompletion",
     "CompletionRequest",

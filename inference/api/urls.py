@@ -8,6 +8,5 @@ urlpatterns = [
     path("models", views.models_list, name="models"),
     path("conv/models", views.models_list, name="conv-models"),
     path("models/<path:model_id>", views.model_detail, name="model"),
-    path("chat/completions", views.chat_completions, name="chat-completions"),
     path("completions", views.completions, name="completions"),
 ]

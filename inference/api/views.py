@@ -1,4 +1,8 @@
-"""Async views of the OpenAI inference routes: each enters the pipeline first."""
+"""Async views of the OpenAI inference routes: each enters the pipeline first.
+
+/v1/chat/completions is served by conversations.api.chat_completions: it may keep
+a conversation turn or a stored completion (plain requests go to inference.gateway
+alike)."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -6,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from inference import catalog, gateway, pipeline
 from inference.api import openapi
-from inference.payloads import CHAT, COMPLETIONS, Endpoint
+from inference.payloads import COMPLETIONS, Endpoint
 from janserver.api.openapi import documented
 from janserver.http.answers import answer_response
 from janserver.http.pumped import PumpedResponse
@@ -40,13 +44,6 @@ async def _complete(
 ) -> HttpResponse | PumpedResponse:
     call = await pipeline.enter(request, endpoint.name)
     return answer_response(await gateway.complete(call, endpoint))
-
-
-@documented(openapi.CHAT_COMPLETIONS)
-@csrf_exempt
-@require_POST
-async def chat_completions(request: HttpRequest) -> HttpResponse | PumpedResponse:
-    return await _complete(request, CHAT)
 
 
 @documented(openapi.COMPLETIONS)

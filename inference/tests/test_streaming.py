@@ -7,8 +7,10 @@ import pytest
 
 from inference.streaming import (
     HEARTBEAT,
+    ClosingSSEWriter,
     SSEWriter,
     StreamState,
+    done_at,
     first_event_valid,
     relay,
 )
@@ -186,3 +188,55 @@ def test_one_bad_event_in_a_batch_stops_the_stream(batch):
     state = StreamState(strip_usage=True)
     assert state.feed(batch) == b""
     assert isinstance(state.error, UpstreamError)
+
+
+CLOSING = b'data: {"choices":[],"conversation":{"id":"conv_1"}}\n\n'
+# Text that looks like [DONE] inside a JSON string is not the end of the stream.
+LOOKALIKE = b'data: {"choices":[{"delta":{"content":"x\\n\\ndata: [DONE]"}}]}\n\n'
+
+
+async def _closed(*chunks, seen=None) -> list[bytes]:
+    parts: list[bytes] = []
+
+    async def write(data: bytes) -> None:
+        parts.append(data)
+
+    calls = []
+
+    def closing() -> bytes:
+        calls.append(len(seen) if seen is not None else 0)
+        return CLOSING
+
+    state = StreamState(strip_usage=True)
+    writer = ClosingSSEWriter(write, seen.append if seen else None, b"", closing)
+    await relay(_reader(*chunks), state, writer)
+    await writer.end(state)
+    assert len(calls) <= 1
+    return parts
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [(CHUNK, DONE), (CHUNK + DONE,), (LOOKALIKE, CHUNK + USAGE + DONE)],
+)
+async def test_the_closing_events_go_just_before_done_once(chunks):
+    seen: list[bytes] = [b""]
+    parts = await _closed(*chunks, seen=seen)
+    body = b"".join(parts)
+    assert body.endswith(CLOSING + DONE)
+    assert body.count(CLOSING) == 1
+    assert body.replace(CLOSING, b"") == b"".join(chunks).replace(USAGE, b"")
+    assert CLOSING not in b"".join(seen)  # the observer sees the upstream's only
+
+
+async def test_a_failed_stream_gets_no_closing_events():
+    parts = await _closed(CHUNK, UpstreamTimeout("The model server stopped sending."))
+    assert CLOSING not in b"".join(parts)
+    assert json.loads(parts[-1][6:])["error"]["code"] == "upstream_timeout"
+
+
+def test_done_at_finds_only_an_event_start():
+    assert done_at(DONE) == 0
+    assert done_at(CHUNK + DONE) == len(CHUNK)
+    assert done_at(LOOKALIKE) == -1
+    assert done_at(LOOKALIKE + DONE) == len(LOOKALIKE)

@@ -58,8 +58,13 @@ def test_every_route_and_method_is_in_the_schema(schema):
 def test_the_openai_endpoints_name_their_bodies_streams_and_errors(schema):
     chat = schema["paths"]["/v1/chat/completions"]["post"]
     assert chat["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ChatCompletionRequest"
+        "$ref": "#/components/schemas/ChatCompletionCreateRequest"
     }
+    create = schema["components"]["schemas"]["ChatCompletionCreateRequest"]
+    assert create["allOf"][0] == {"$ref": "#/components/schemas/ChatCompletionRequest"}
+    assert {"store", "metadata", "conversation"} <= set(
+        create["allOf"][1]["properties"]
+    )
     answer = chat["responses"]["200"]["content"]
     assert set(answer) == {"application/json", "text/event-stream"}
     assert {"400", "401", "404", "502", "503", "504"} <= set(chat["responses"])

@@ -1,0 +1,1 @@
+"""/v1/chat/completions with Jan's `conversation` field and OpenAI's `store: true`."""

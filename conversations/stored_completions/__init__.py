@@ -1,0 +1,1 @@
+"""OpenAI's stored chat completions: kept with `store: true`, read and changed by id."""
