@@ -31,7 +31,7 @@ from orgs.tests.factories import (
 )
 
 # The end-to-end fixtures (fake vLLM upstream, live provider and key).
-pytest_plugins = ["inference.testing.fixtures"]
+pytest_plugins = ["inference.testing.fixtures", "tools.testing.fixtures"]
 
 
 def _deserialize_in_bulk(creation: BaseDatabaseCreation, data: str) -> None:
