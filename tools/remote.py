@@ -55,15 +55,18 @@ class _TooLarge(Exception):
 
 
 class _CappedStream(httpx2.AsyncByteStream):
-    """A response body that fails once it passes the cap."""
+    """A response body that fails once it passes the cap (and tells its transport:
+    the SDK reports the failure as a closed connection)."""
 
-    def __init__(self, stream: Any, cap: int) -> None:
+    def __init__(self, stream: Any, cap: int, transport: "_CappedTransport") -> None:
         self.stream, self.cap, self.size = stream, cap, 0
+        self.transport = transport
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self.stream:
             self.size += len(chunk)
             if self.size > self.cap:
+                self.transport.overflowed = True
                 raise _TooLarge()
             yield chunk
 
@@ -72,9 +75,13 @@ class _CappedStream(httpx2.AsyncByteStream):
 
 
 class _CappedTransport(PinnedTransport2):
+    overflowed = False
+
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await super().handle_async_request(request)
-        response.stream = _CappedStream(response.stream, settings.TOOL_RESULT_MAX_BYTES)
+        response.stream = _CappedStream(
+            response.stream, settings.TOOL_RESULT_MAX_BYTES, self
+        )
         return response
 
 
@@ -142,11 +149,12 @@ async def _with_session(
             failed.set()
 
     limits = httpx2.Timeout(timeout, connect=settings.TOOL_CONNECT_TIMEOUT_SECONDS)
+    transport = _CappedTransport(Reach.TENANT)
     try:
         async with asyncio.timeout(timeout):
             async with (
                 httpx2.AsyncClient(
-                    transport=_CappedTransport(Reach.TENANT),
+                    transport=transport,
                     headers=target.headers,
                     timeout=limits,
                 ) as http,
@@ -157,9 +165,11 @@ async def _with_session(
             ):
                 await _first(session.initialize(), failed)
                 return await _first(operation(session), failed)
-    except MCPError:
-        raise
     except Exception as error:
+        if transport.overflowed:
+            raise _failure(target, _TooLarge()) from None
+        if isinstance(error, MCPError):
+            raise
         raise _failure(target, transport_errors[0] if transport_errors else error) from None
 
 
