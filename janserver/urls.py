@@ -6,7 +6,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from inference.api import metrics_view, provider_urls
 from janserver import views
-from tools.api import urls as tool_urls
 
 urlpatterns = [
     path("healthcheck", views.healthcheck, name="healthcheck"),
@@ -23,15 +22,12 @@ urlpatterns = [
         "v1/organization/",
         include((provider_urls.organization_urlpatterns, "organization_providers")),
     ),
-    path(
-        "v1/organization/",
-        include((tool_urls.organization_urlpatterns, "organization_mcp_servers")),
-    ),
+    path("v1/organization/", include("tools.api.organization_urls")),
     path("v1/organization/", include("orgs.api.urls")),
     path("v1/auth/", include("accounts.api.urls")),
     # Before inference.api.urls, whose models/<path:model_id> would catch it.
     path("v1/", include((provider_urls.urlpatterns, "model_providers"))),
-    path("v1/", include((tool_urls.urlpatterns, "tools"))),
+    path("v1/", include("tools.api.urls")),
     path("v1/", include("conversations.api.urls")),
     path("v1/", include("conversations.api.response_urls")),
     path("v1/", include("conversations.api.completion_urls")),

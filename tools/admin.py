@@ -106,7 +106,10 @@ class McpServerAdmin(admin.ModelAdmin):
         *("checked_at", "created_at", "updated_at"),
     )
     fieldsets = (
-        (None, {"fields": ("public_id", "organization", "label", "description", "url")}),
+        (
+            None,
+            {"fields": ("public_id", "organization", "label", "description", "url")},
+        ),
         (
             "Who may use it",
             {"fields": ("all_projects", "projects", "allowed_tools_text", "active")},

@@ -124,18 +124,24 @@ class Builtin:
     name: str
     description: str
     input_schema: dict[str, Any]
-    run: Callable[[dict[str, Any], float], Awaitable[ToolResult]]
+    run: Callable[
+        [dict[str, Any], float], Awaitable[ToolResult]
+    ]  # (arguments, seconds)
 
 
-async def google_search(arguments: dict[str, Any], timeout: float) -> ToolResult:
+async def google_search(arguments: dict[str, Any], seconds: float) -> ToolResult:
     """Run a Serper search with the (schema-checked) arguments."""
-    data = await serper.post(settings.SERPER_SEARCH_URL, dict(arguments), timeout=timeout)
+    data = await serper.post(
+        settings.SERPER_SEARCH_URL, dict(arguments), seconds=seconds
+    )
     return json_result(data)
 
 
-async def scrape(arguments: dict[str, Any], timeout: float) -> ToolResult:
+async def scrape(arguments: dict[str, Any], seconds: float) -> ToolResult:
     """Scrape a page with Serper, with the (schema-checked) arguments."""
-    data = await serper.post(settings.SERPER_SCRAPE_URL, dict(arguments), timeout=timeout)
+    data = await serper.post(
+        settings.SERPER_SCRAPE_URL, dict(arguments), seconds=seconds
+    )
     return json_result(data)
 
 

@@ -48,7 +48,7 @@ def scope_for(scope: MutableMapping[str, Any], principal: Principal) -> dict[str
         if principal.api_key_public_id
         else f"user:{principal.user_public_id}"
     )
-    token = AccessToken(token="", client_id=identity, scopes=[])  # noqa: S106
+    token = AccessToken(token="", client_id=identity, scopes=[])
     return {**scope, PRINCIPAL: principal, "user": AuthenticatedUser(token)}
 
 
@@ -109,7 +109,9 @@ async def _call_tool(
             with contextlib.suppress(asyncio.CancelledError):
                 await call
     if call.cancelled():
-        result: ToolResult = error_result("The call was abandoned.", ToolOutcome.CANCELLED)
+        result: ToolResult = error_result(
+            "The call was abandoned.", ToolOutcome.CANCELLED
+        )
     else:
         result = call.result()
     return mcp_types.CallToolResult.model_validate(
@@ -143,7 +145,8 @@ class _Running:
             stateless=settings.MCP_STATELESS,
             session_idle_timeout=settings.MCP_SESSION_IDLE_TIMEOUT_SECONDS,
             max_sessions=settings.MCP_MAX_SESSIONS,
-            max_request_body_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 8 * 1024 * 1024,
+            max_request_body_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            or 8 * 1024 * 1024,
         )
         self.started = asyncio.Event()
         self.stop = asyncio.Event()

@@ -8,6 +8,7 @@ call still leaves its record.
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any, TypedDict
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -36,17 +37,22 @@ class ToolCallEntry:
     created_at: datetime = field(default_factory=timezone.now)
 
 
-def caller_fields(
-    principal: Principal, organization_id: int | None
-) -> dict[str, int | None]:
+class CallerFields(TypedDict):
+    organization_id: int | None
+    project_id: int | None
+    api_key_id: int | None
+    user_id: int | None
+
+
+def caller_fields(principal: Principal, organization_id: int | None) -> CallerFields:
     """Who called: the key's organization and project, or the user (and the
     organization of the server they called, for a login user)."""
-    return {
-        "organization_id": principal.organization_id or organization_id,
-        "project_id": principal.project_id,
-        "api_key_id": principal.api_key_id,
-        "user_id": principal.user_id,
-    }
+    return CallerFields(
+        organization_id=principal.organization_id or organization_id,
+        project_id=principal.project_id,
+        api_key_id=principal.api_key_id,
+        user_id=principal.user_id,
+    )
 
 
 def _write(entry: ToolCallEntry) -> None:
@@ -63,7 +69,7 @@ def _existing_references(entry: ToolCallEntry) -> dict[str, int | None]:
     from accounts.models import User
     from orgs.models import ApiKey, Organization, Project
 
-    models = {
+    models: dict[str, Any] = {
         "organization_id": Organization,
         "project_id": Project,
         "api_key_id": ApiKey,
@@ -91,4 +97,6 @@ async def _awrite(entry: ToolCallEntry) -> None:
     try:
         await db.run_write(_write, entry)
     except Exception:
-        logger.exception("Tool call record not written", extra={"tool_call": asdict(entry)})
+        logger.exception(
+            "Tool call record not written", extra={"tool_call": asdict(entry)}
+        )

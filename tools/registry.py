@@ -126,16 +126,18 @@ class Toolbox:
         *,
         request_id: str = "",
         channel: str = "responses",
-        timeout: float | None = None,
+        time_limit: float | None = None,
     ) -> ToolResult:
-        """Run the tool `name` with `arguments` within `timeout` (TOOL_CALL_TIMEOUT by
+        """Run the tool `name` with `arguments` within `time_limit` seconds (TOOL_CALL_TIMEOUT by
         default); return its result. Raises UnknownTool only. Cancelling the caller
         cancels the call (recorded as cancelled)."""
         tool = self.get(name)
         started = time.perf_counter()
         outcome = ToolOutcome.CANCELLED
         try:
-            result = await _run(tool, arguments, timeout or settings.TOOL_CALL_TIMEOUT_SECONDS)
+            result = await _run(
+                tool, arguments, time_limit or settings.TOOL_CALL_TIMEOUT_SECONDS
+            )
             outcome = result.outcome
             return result
         finally:
@@ -174,14 +176,18 @@ def arguments_problem(schema: dict[str, Any], arguments: Any) -> str | None:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError:
         return None
-    error = jsonschema.exceptions.best_match(validator_class(schema).iter_errors(arguments))
+    error = jsonschema.exceptions.best_match(
+        validator_class(schema).iter_errors(arguments)
+    )
     if error is None:
         return None
     where = "/".join(str(part) for part in error.absolute_path)
     return f"Invalid arguments{f' at {where!r}' if where else ''}: {error.message}"
 
 
-async def _run(tool: Tool, arguments: dict[str, Any] | None, timeout: float) -> ToolResult:
+async def _run(
+    tool: Tool, arguments: dict[str, Any] | None, seconds: float
+) -> ToolResult:
     if not tool.available:
         return error_result(
             f"The tool {tool.name} is unavailable: {tool.unavailable_reason}",
@@ -192,17 +198,17 @@ async def _run(tool: Tool, arguments: dict[str, Any] | None, timeout: float) -> 
     if problem is not None:
         return error_result(f"{tool.name}: {problem}", ToolOutcome.INVALID_ARGUMENTS)
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             if tool.server is None:
-                return await builtin.BUILTINS[tool.remote_name].run(arguments, timeout)
+                return await builtin.BUILTINS[tool.remote_name].run(arguments, seconds)
             return await remote.tool_call(
-                tool.server, tool.remote_name, arguments, timeout=timeout
+                tool.server, tool.remote_name, arguments, seconds=seconds
             )
     except ToolFailure as failure:
         return failure.result()
     except TimeoutError:
         return error_result(
-            f"The tool {tool.name} did not finish in time (within {timeout:g} s).",
+            f"The tool {tool.name} did not finish in time (within {seconds:g} s).",
             ToolOutcome.TIMEOUT,
         )
 
@@ -229,7 +235,9 @@ def builtin_tools() -> list[Tool]:
 
 # Registered servers' tool lists: (public id, version) -> (expires at, tools or error).
 _lists: dict[tuple[str, str], tuple[float, list[mcp_types.Tool] | ToolFailure]] = {}
-_inflight: dict[tuple[str, str], "asyncio.Future[list[mcp_types.Tool] | ToolFailure]"] = {}
+_inflight: dict[
+    tuple[str, str], "asyncio.Future[list[mcp_types.Tool] | ToolFailure]"
+] = {}
 
 
 async def _listed(target: Target) -> list[mcp_types.Tool] | ToolFailure:
@@ -256,7 +264,7 @@ async def _list_now(target: Target) -> list[mcp_types.Tool] | ToolFailure:
         )
     else:
         try:
-            outcome = await remote.tools_list(target, timeout=LIST_TIMEOUT_SECONDS)
+            outcome = await remote.tools_list(target, seconds=LIST_TIMEOUT_SECONDS)
         except ToolFailure as failure:
             outcome = failure
     ttl = (
@@ -330,7 +338,9 @@ async def toolbox_for(principal: Principal) -> Toolbox:
     listed = await asyncio.gather(*(_listed(target) for target in targets))
     servers = [
         _server_tools(target, prefix, result)
-        for target, prefix, result in zip(targets, _prefixes(targets), listed, strict=True)
+        for target, prefix, result in zip(
+            targets, _prefixes(targets), listed, strict=True
+        )
     ]
     tools = {tool.name: tool for tool in builtin_tools()}
     for server in servers:

@@ -3,7 +3,7 @@ over streamable HTTP, one short session per operation.
 
 Every operation is bounded: connections go only where the outbound policy lets an
 organization's URL go (tools/outbound.py, Reach.TENANT), connect within
-TOOL_CONNECT_TIMEOUT_SECONDS, everything within the caller's `timeout`, and no answer
+TOOL_CONNECT_TIMEOUT_SECONDS, everything within the caller's `seconds`, and no answer
 may exceed TOOL_RESULT_MAX_BYTES. The URL and auth header come from the registered
 server (a `Target`), never from a request. Failures raise ToolFailure with a message
 that names the server's label, never its address or its own words beyond a tool error's
@@ -134,9 +134,9 @@ async def _first(work: Awaitable[T], failed: asyncio.Event) -> T:
 
 
 async def _with_session(
-    target: Target, timeout: float, operation: Callable[[ClientSession], Awaitable[T]]
+    target: Target, seconds: float, operation: Callable[[ClientSession], Awaitable[T]]
 ) -> T:
-    """Open a session on `target`, run `operation` on it, close it; within `timeout`."""
+    """Open a session on `target`, run `operation` on it, close it; within `seconds`."""
     transport_errors: list[Exception] = []
     failed = asyncio.Event()
 
@@ -148,10 +148,10 @@ async def _with_session(
             transport_errors.append(message)
             failed.set()
 
-    limits = httpx2.Timeout(timeout, connect=settings.TOOL_CONNECT_TIMEOUT_SECONDS)
+    limits = httpx2.Timeout(seconds, connect=settings.TOOL_CONNECT_TIMEOUT_SECONDS)
     transport = _CappedTransport(Reach.TENANT)
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             async with (
                 httpx2.AsyncClient(
                     transport=transport,
@@ -170,10 +170,12 @@ async def _with_session(
             raise _failure(target, _TooLarge()) from None
         if isinstance(error, MCPError):
             raise
-        raise _failure(target, transport_errors[0] if transport_errors else error) from None
+        raise _failure(
+            target, transport_errors[0] if transport_errors else error
+        ) from None
 
 
-async def tools_list(target: Target, *, timeout: float) -> list[mcp_types.Tool]:
+async def tools_list(target: Target, *, seconds: float) -> list[mcp_types.Tool]:
     """Return every tool `target` lists (following its pages); raise ToolFailure."""
 
     async def list_all(session: ClientSession) -> list[mcp_types.Tool]:
@@ -189,7 +191,7 @@ async def tools_list(target: Target, *, timeout: float) -> list[mcp_types.Tool]:
         return tools
 
     try:
-        return await _with_session(target, timeout, list_all)
+        return await _with_session(target, seconds, list_all)
     except MCPError:
         raise ToolFailure(
             f"The MCP server {target.label!r} refused to list its tools.",
@@ -198,7 +200,7 @@ async def tools_list(target: Target, *, timeout: float) -> list[mcp_types.Tool]:
 
 
 async def tool_call(
-    target: Target, name: str, arguments: dict[str, Any], *, timeout: float
+    target: Target, name: str, arguments: dict[str, Any], *, seconds: float
 ) -> ToolResult:
     """Call the tool `name` (its name on `target`); return its result as a ToolResult.
 
@@ -210,7 +212,7 @@ async def tool_call(
         return await session.call_tool(name, arguments)
 
     try:
-        result = await _with_session(target, timeout, call)
+        result = await _with_session(target, seconds, call)
     except MCPError as error:
         raise ToolFailure(
             f"The MCP server {target.label!r} refused the call: {error.error.message}",
@@ -222,7 +224,10 @@ async def tool_call(
             ToolOutcome.TOOL_ERROR,
         )
     return ToolResult(
-        content=[block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content],
+        content=[
+            block.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for block in result.content
+        ],
         is_error=bool(result.is_error),
         outcome=ToolOutcome.TOOL_ERROR if result.is_error else ToolOutcome.OK,
         structured=result.structured_content,

@@ -25,7 +25,9 @@ class ToolResult:
     def text(self) -> str:
         """The text blocks joined by newlines (what a model reads)."""
         return "\n".join(
-            block.get("text", "") for block in self.content if block.get("type") == "text"
+            block.get("text", "")
+            for block in self.content
+            if block.get("type") == "text"
         )
 
 
@@ -34,7 +36,9 @@ def text_result(text: str, *, data: Any = None) -> ToolResult:
 
 
 def json_result(data: Any) -> ToolResult:
-    return text_result(json.dumps(data, ensure_ascii=False, separators=(",", ":")), data=data)
+    return text_result(
+        json.dumps(data, ensure_ascii=False, separators=(",", ":")), data=data
+    )
 
 
 def error_result(message: str, outcome: ToolOutcome) -> ToolResult:

@@ -24,7 +24,9 @@ def mcp_server_list(*, organization: Organization) -> QuerySet[McpServer]:
 def mcp_server_get(*, organization: Organization, public_id: str) -> McpServer:
     """Return one of the organization's MCP servers; raise NotFound (another
     organization's server is not found, like an unknown id)."""
-    server = mcp_server_list(organization=organization).filter(public_id=public_id).first()
+    server = (
+        mcp_server_list(organization=organization).filter(public_id=public_id).first()
+    )
     if server is None:
         raise NotFound(f"No MCP server with id {public_id!r}.", param="server_id")
     return server

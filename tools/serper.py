@@ -57,12 +57,12 @@ async def _read_capped(response: httpx.Response) -> bytes:
     return b"".join(parts)
 
 
-async def post(url: str, body: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+async def post(url: str, body: dict[str, Any], *, seconds: float) -> dict[str, Any]:
     """POST `body` to a Serper endpoint; return its JSON object or raise ToolFailure."""
     if not configured():
         raise ToolFailure(NOT_CONFIGURED, ToolOutcome.UNAVAILABLE)
     headers = {"X-API-KEY": settings.SERPER_API_KEY, "Accept": "application/json"}
-    limits = httpx.Timeout(timeout, connect=settings.TOOL_CONNECT_TIMEOUT_SECONDS)
+    limits = httpx.Timeout(seconds, connect=settings.TOOL_CONNECT_TIMEOUT_SECONDS)
     try:
         async with (
             httpx.AsyncClient(
@@ -74,7 +74,9 @@ async def post(url: str, body: dict[str, Any], *, timeout: float) -> dict[str, A
                 raise _status_failure(response.status_code)
             raw = await _read_capped(response)
     except httpx.TimeoutException:
-        raise ToolFailure("Serper did not answer in time.", ToolOutcome.TIMEOUT) from None
+        raise ToolFailure(
+            "Serper did not answer in time.", ToolOutcome.TIMEOUT
+        ) from None
     except (httpx.HTTPError, ConnectionError, AddressRefused):
         raise ToolFailure(
             "Serper cannot be reached; try again later.", ToolOutcome.UNAVAILABLE
@@ -84,5 +86,7 @@ async def post(url: str, body: dict[str, Any], *, timeout: float) -> dict[str, A
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise ToolFailure("Serper answered something that is not JSON.", ToolOutcome.TOOL_ERROR)
+        raise ToolFailure(
+            "Serper answered something that is not JSON.", ToolOutcome.TOOL_ERROR
+        )
     return data

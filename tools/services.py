@@ -122,9 +122,7 @@ def _allowed_tools_clean(allowed_tools: Sequence[str] | None) -> list[str] | Non
     return names
 
 
-def _auth_header_store(
-    server: McpServer, name: str | None, value: str | None
-) -> None:
+def _auth_header_store(server: McpServer, name: str | None, value: str | None) -> None:
     """Store the auth header encrypted on `server` (an empty value removes it)."""
     value = (value or "").strip()
     if not value:
@@ -133,7 +131,10 @@ def _auth_header_store(
         return
     name = (name or DEFAULT_AUTH_HEADER).strip()
     if not HEADER_NAME_RE.fullmatch(name):
-        raise InvalidRequest("The auth header name is not a valid HTTP header name.", param="auth_header_name")
+        raise InvalidRequest(
+            "The auth header name is not a valid HTTP header name.",
+            param="auth_header_name",
+        )
     if len(value) > HEADER_VALUE_MAX_LENGTH or not all(
         32 <= ord(char) < 127 for char in value
     ):
@@ -153,7 +154,9 @@ def _auth_header_store(
     server.auth_header_hint = api_key_hint(value)
 
 
-def _projects_of(organization: Organization, project_ids: Sequence[str]) -> list[Project]:
+def _projects_of(
+    organization: Organization, project_ids: Sequence[str]
+) -> list[Project]:
     wanted = list(dict.fromkeys(project_ids))
     found = {
         project.public_id: project
@@ -225,7 +228,7 @@ def mcp_server_update(
     description: str | None = None,
     auth_header: str | None = None,
     auth_header_name: str | None = None,
-    allowed_tools: Sequence[str] | None | object = ...,
+    allowed_tools: object = ...,
     all_projects: bool | None = None,
     projects: Sequence[str] | None = None,
     active: bool | None = None,

@@ -33,7 +33,9 @@ class NoResponse(RuntimeError):
 class _Exchange:
     """One request to the mounted application, and the messages it sends back."""
 
-    def __init__(self, app: ASGIApp, scope: MutableMapping[str, Any], body: bytes) -> None:
+    def __init__(
+        self, app: ASGIApp, scope: MutableMapping[str, Any], body: bytes
+    ) -> None:
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
         self.disconnected = asyncio.Event()
         scope[DISCONNECTED] = self.disconnected

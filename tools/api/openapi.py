@@ -65,7 +65,10 @@ MCP = {
         "mcp-message",
         "Send a JSON-RPC message to the MCP server (initialize, tools/list, "
         "tools/call, …); the answer is JSON or an SSE stream.",
-        requestBody={"required": True, "content": {"application/json": {"schema": _MESSAGE}}},
+        requestBody={
+            "required": True,
+            "content": {"application/json": {"schema": _MESSAGE}},
+        },
         responses={
             "200": {
                 "description": "The JSON-RPC response, as JSON or an SSE stream.",

@@ -17,7 +17,7 @@ from tools.services import (
 class McpServerSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     object = ConstantField("organization.mcp_server")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     description = serializers.CharField()
     url = serializers.CharField()
     auth_header_name = serializers.SerializerMethodField()
@@ -55,7 +55,9 @@ class McpServerCheckedSerializer(McpServerSerializer):
 
 
 class McpServerUpdateSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=32, required=False)
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=32, required=False
+    )
     url = serializers.CharField(max_length=URL_MAX_LENGTH, required=False)
     description = serializers.CharField(
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
@@ -93,7 +95,7 @@ class McpServerUpdateSerializer(serializers.Serializer):
 
 
 class McpServerCreateSerializer(McpServerUpdateSerializer):
-    label = serializers.CharField(max_length=32)
+    label = serializers.CharField(max_length=32)  # type: ignore[assignment]
     url = serializers.CharField(max_length=URL_MAX_LENGTH)
     allowed_tools = serializers.ListField(
         child=serializers.CharField(max_length=TOOL_NAME_MAX_LENGTH),

@@ -4,7 +4,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -12,7 +12,9 @@ HOST = "127.0.0.1"
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any, port: int = 0, lifespan: str = "on") -> Iterator[str]:
+def serve_in_thread(
+    app: Any, port: int = 0, lifespan: Literal["on", "off"] = "on"
+) -> Iterator[str]:
     """Serve `app` until the block ends; yield its base URL (http://127.0.0.1:PORT)."""
     config = uvicorn.Config(
         app, host=HOST, port=port, log_level="warning", lifespan=lifespan

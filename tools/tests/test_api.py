@@ -97,8 +97,14 @@ def test_register_read_change_and_delete(owner_client, organization, project):
         ({"label": "ok", "url": "http://user:pw@x.example.com"}, "url"),
         ({"label": "ok", "url": "http://169.254.169.254/"}, "url"),
         ({"label": "ok", "url": "http://10.0.0.1/mcp"}, "url"),
-        ({"label": "ok", "url": "https://x.example.com", "projects": ["proj_nope"]}, "projects"),
-        ({"label": "ok", "url": "https://x.example.com", "auth_header": "a\u00e9"}, "auth_header"),
+        (
+            {"label": "ok", "url": "https://x.example.com", "projects": ["proj_nope"]},
+            "projects",
+        ),
+        (
+            {"label": "ok", "url": "https://x.example.com", "auth_header": "a\u00e9"},
+            "auth_header",
+        ),
     ],
 )
 def test_bad_registrations_are_refused(owner_client, body, param, settings):
@@ -129,7 +135,9 @@ def test_another_organizations_server_is_not_found(owner_client, user):
     for method in ("get", "post", "delete"):
         answer = getattr(owner_client, method)(f"{URL}/{server_id}", {}, format="json")
         assert answer.status_code == 404
-        assert answer.json()["error"]["message"] == f"No MCP server with id {server_id!r}."
+        assert (
+            answer.json()["error"]["message"] == f"No MCP server with id {server_id!r}."
+        )
     assert owner_client.get(URL).json()["data"] == []
 
 
@@ -139,7 +147,9 @@ def test_project_keys_cannot_manage_servers(project_key):
     assert client.get(URL).status_code == 403
 
 
-def test_the_list_is_one_page_of_queries(owner_client, organization, django_assert_num_queries):
+def test_the_list_is_one_page_of_queries(
+    owner_client, organization, django_assert_num_queries
+):
     for label in ("a", "b", "c"):
         owner_client.post(
             URL, {"label": label, "url": "https://x.example.com"}, format="json"
@@ -180,8 +190,13 @@ def test_commands(organization):
     assert data["id"] in listed.getvalue()
     with pytest.raises(CommandError, match="already exists"):
         call_command(
-            "addmcpserver", "cmd", "--org", organization.public_id,
-            "--url", "https://mcp.example.com/", "--all-projects",
+            "addmcpserver",
+            "cmd",
+            "--org",
+            organization.public_id,
+            "--url",
+            "https://mcp.example.com/",
+            "--all-projects",
         )
     call_command("removemcpserver", data["id"], stdout=StringIO())
     assert not McpServer.objects.exists()
@@ -208,5 +223,9 @@ def test_admin_registers_through_the_service(admin_client, organization):
     server = McpServer.objects.get(label="viaadmin")
     assert server.allowed_tools == ["a", "b"]
     assert server.auth_header_hint == "…7777"
-    for page in ("/admin/tools/mcpserver/", f"/admin/tools/mcpserver/{server.pk}/change/", "/admin/tools/toolcall/"):
+    for page in (
+        "/admin/tools/mcpserver/",
+        f"/admin/tools/mcpserver/{server.pk}/change/",
+        "/admin/tools/toolcall/",
+    ):
         assert admin_client.get(page).status_code == 200

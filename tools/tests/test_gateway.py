@@ -16,8 +16,8 @@ from orgs.services import api_key_create
 from orgs.tests.factories import ProjectFactory, ProjectMemberFactory
 from tools.models import McpServer, ToolCall
 from tools.services import mcp_server_register
-from tools.tests.test_mcp_endpoint import wait_for_calls
 from tools.testing.fixtures import mcp_session
+from tools.tests.test_mcp_endpoint import wait_for_calls
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -151,7 +151,8 @@ def test_a_server_that_is_down_never_breaks_the_built_in_tools(
         names, meta = asyncio.run(listed(gateway_url, tenant.key))
     assert names == ["fake__echo", "google_search", "scrape"]
     assert sorted(
-        (entry["server"], entry["detail"]) for entry in meta["janserver/unavailable_servers"]
+        (entry["server"], entry["detail"])
+        for entry in meta["janserver/unavailable_servers"]
     ) == [
         ("down", "The MCP server 'down' cannot be reached."),
         ("garbage", "The MCP server 'garbage' did not answer as an MCP server."),
@@ -177,7 +178,10 @@ def test_results_over_the_cap_and_slow_tools_are_error_results(
 
     big, slow, small = asyncio.run(calls())
     assert big.is_error is True
-    assert big.content[0].text == "The MCP server 'fake' answered more than the 32768-byte cap."
+    assert (
+        big.content[0].text
+        == "The MCP server 'fake' answered more than the 32768-byte cap."
+    )
     assert slow.is_error is True
     assert "in time" in slow.content[0].text
     assert small.content[0].text == "x" * 10
@@ -197,19 +201,43 @@ def test_a_client_that_goes_away_abandons_its_call(
         "Content-Type": "application/json",
     }
     url = f"{gateway_url}/v1/mcp"
-    opened = httpx.post(url, headers=headers, timeout=30, content=json.dumps({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": {"name": "t", "version": "1"}},
-    }))
+    opened = httpx.post(
+        url,
+        headers=headers,
+        timeout=30,
+        content=json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
+            }
+        ),
+    )
     headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
-    httpx.post(url, headers=headers, timeout=30, content=json.dumps(
-        {"jsonrpc": "2.0", "method": "notifications/initialized"}))
-    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "fake__slow", "arguments": {"seconds": 20}}}
+    httpx.post(
+        url,
+        headers=headers,
+        timeout=30,
+        content=json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "fake__slow", "arguments": {"seconds": 20}},
+    }
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(url, headers=headers, timeout=httpx.Timeout(30, read=1.5),
-                   content=json.dumps(call))
+        httpx.post(
+            url,
+            headers=headers,
+            timeout=httpx.Timeout(30, read=1.5),
+            content=json.dumps(call),
+        )
     assert asyncio.run(wait_for_calls(1)) == [("cancelled", "fake__slow")]
 
 
@@ -221,7 +249,11 @@ def test_the_outbound_policy_applies_to_registered_servers(
     owner = {"Authorization": f"Bearer {tenant.admin}"}
     metadata = httpx.post(
         f"{gateway_url}/v1/organization/mcp_servers",
-        json={"label": "meta", "url": "http://169.254.169.254/mcp", "all_projects": True},
+        json={
+            "label": "meta",
+            "url": "http://169.254.169.254/mcp",
+            "all_projects": True,
+        },
         headers=owner,
         timeout=30,
     )

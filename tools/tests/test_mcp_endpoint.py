@@ -32,7 +32,9 @@ def project_key(kind: str = "project") -> tuple[Any, str]:
     member: Any = ProjectMemberFactory(project=ProjectFactory())
     project = member.project
     if kind == "admin":
-        member.project.organization.members.add(member.user, through_defaults={"role": "owner"})
+        member.project.organization.members.add(
+            member.user, through_defaults={"role": "owner"}
+        )
         return member, api_key_create(
             kind="admin", organization=project.organization, owner=member.user
         )[1]
@@ -111,10 +113,8 @@ async def test_the_sdk_client_lists_and_calls_both_tools(gateway_url, secret, se
             "includeMarkdown",
         }
 
-        arguments = {
-            **{"q": "jan server", "gl": "sg", "hl": "en", "location": "Singapore"},
-            **{"num": 3, "tbs": "qdr:w", "page": 2, "autocorrect": False},
-        }
+        arguments = {"q": "jan server", "gl": "sg", "hl": "en", "location": "SG"}
+        arguments |= {"num": 3, "tbs": "qdr:w", "page": 2, "autocorrect": False}
         result = await session.call_tool("google_search", arguments)
         assert result.is_error is False
         answer = json.loads(result.content[0].text)
@@ -198,7 +198,10 @@ async def test_serper_faults_become_error_results(
         serper.mode = "ok"
         again = await session.call_tool("google_search", {"q": "x"})
         assert again.is_error is False
-    assert await wait_for_calls(2) == [(outcome, "google_search"), ("ok", "google_search")]
+    assert await wait_for_calls(2) == [
+        (outcome, "google_search"),
+        ("ok", "google_search"),
+    ]
 
 
 async def test_serper_unreachable(gateway_url, secret, serper, settings):
@@ -245,7 +248,9 @@ async def wait_for_calls(count: int) -> list[tuple[str, str]]:
     return await db.run(rows)
 
 
-def test_authentication_comes_before_any_mcp_processing(gateway_url, transactional_db, django_db_serialized_rollback):
+def test_authentication_comes_before_any_mcp_processing(
+    gateway_url, transactional_db, django_db_serialized_rollback
+):
     """No credential, a bad one, or an admin key: an OpenAI-style error before the
     MCP server sees the request (no session is opened)."""
     url = f"{gateway_url}/v1/mcp"
@@ -325,18 +330,15 @@ def test_bad_json_rpc(gateway_url, secret):
     not_rpc = raw.post({"hello": "world"})
     assert not_rpc.status_code == 400
     unknown = events(raw.post(rpc("no/such_method", id=7)))[0]
-    assert unknown == {
-        "jsonrpc": "2.0",
-        "id": 7,
-        "error": {"code": -32601, "message": "Method not found"},
-    } or unknown["error"]["code"] == -32601
+    assert (unknown["id"], unknown["error"]["code"]) == (7, -32601)
     no_name = events(raw.post(rpc("tools/call", {"arguments": {}}, id=8)))[0]
     assert no_name["error"]["code"] == -32602
     wrong_accept = raw.post(rpc("tools/list"), Accept="text/plain")
     assert wrong_accept.status_code == 406
     put = httpx.put(raw.url, headers=raw.headers, timeout=30)
     assert put.status_code == 405
-    assert put.json()["error"]["code"] == -32000 or "error" in put.json()
+    assert put.json()["jsonrpc"] == "2.0"
+    assert put.json()["error"]["code"] < 0
 
 
 def test_cors_exposes_the_session_id(gateway_url, secret, settings):

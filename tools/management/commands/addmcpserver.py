@@ -33,7 +33,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("label", help="Names its tools (label__tool); unique per org.")
+        parser.add_argument(
+            "label", help="Names its tools (label__tool); unique per org."
+        )
         parser.add_argument("--org", required=True, metavar="ORG", help=ORG_HELP)
         parser.add_argument("--url", required=True, help="The server's MCP endpoint.")
         parser.add_argument("--description", default="")
@@ -85,8 +87,10 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(server_json(server), indent=2))
             return
-        scope = "every project" if server.all_projects else ", ".join(
-            sorted(p.public_id for p in server.projects.all())
+        scope = (
+            "every project"
+            if server.all_projects
+            else ", ".join(sorted(p.public_id for p in server.projects.all()))
         )
         self.stdout.write(
             f"Registered MCP server {server.label} ({server.public_id}) at {server.url} "

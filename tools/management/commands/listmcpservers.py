@@ -24,7 +24,9 @@ class Command(BaseCommand):
                 if options["org"]
                 else mcp_server_list_all()
             )
-            rows = [server_json(server) for server in servers.order_by("created_at", "pk")]
+            rows = [
+                server_json(server) for server in servers.order_by("created_at", "pk")
+            ]
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2))
             return
