@@ -360,3 +360,33 @@ def test_cors_exposes_the_session_id(gateway_url, secret, settings):
     raw = Raw(gateway_url, secret)
     opened = raw.post(INITIALIZE, **origin)
     assert "mcp-session-id" in opened.headers["access-control-expose-headers"].lower()
+
+
+@pytest.fixture
+def stateless(settings):
+    """The endpoint's session manager restarted with MCP_STATELESS (as under gunicorn
+    with several workers, and in the Helm chart)."""
+    from tools import endpoint
+
+    settings.MCP_STATELESS = True
+    endpoint.reset_for_tests()
+    yield
+    settings.MCP_STATELESS = False
+    endpoint.reset_for_tests()
+
+
+async def test_stateless_mode_serves_every_request_on_its_own(
+    gateway_url, secret, serper, stateless
+):
+    async with mcp_session(f"{gateway_url}/v1/mcp", secret) as session:
+        listed = await session.list_tools()
+        assert sorted(tool.name for tool in listed.tools) == ["google_search", "scrape"]
+        result = await session.call_tool("google_search", {"q": "stateless"})
+        assert result.is_error is False
+    raw = Raw(gateway_url, secret)
+    opened = raw.post(INITIALIZE)
+    assert opened.status_code == 200
+    assert "mcp-session-id" not in opened.headers
+    assert events(raw.post(rpc("tools/list")))[0]["result"]["tools"][0]["name"] == (
+        "google_search"
+    )
