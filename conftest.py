@@ -31,9 +31,14 @@ from orgs.tests.factories import (
     ProjectMemberFactory,
 )
 
-# The end-to-end fixtures (fake vLLM upstream, live provider and key), and the upstreams
-# of the upstream suite (the fake, the local llama.cpp model, JANSERVER_UPSTREAM_URL).
-pytest_plugins = ["inference.testing.fixtures", "inference.testing.upstreams"]
+# The end-to-end fixtures (fake vLLM upstream, live provider and key, the fake Serper and
+# MCP servers), and the upstreams of the upstream suite (the fake, the local llama.cpp
+# model, JANSERVER_UPSTREAM_URL).
+pytest_plugins = [
+    "inference.testing.fixtures",
+    "inference.testing.upstreams",
+    "tools.testing.fixtures",
+]
 
 
 def _deserialize_in_bulk(creation: BaseDatabaseCreation, data: str) -> None:

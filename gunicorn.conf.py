@@ -23,6 +23,11 @@ wsgi_app = "janserver.asgi:application"
 worker_class = "uvicorn_worker.UvicornWorker"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("GUNICORN_WORKERS") or (os.cpu_count() or 1))
+# MCP sessions live in the worker that opened them, and a client's next request may
+# reach another worker: with several, /v1/mcp serves every request on its own unless
+# MCP_STATELESS says otherwise (read by janserver/settings.py in each worker).
+if workers > 1 and not os.environ.get("MCP_STATELESS", "").strip():
+    os.environ["MCP_STATELESS"] = "1"
 # Streams can run for minutes: never kill a busy worker on a timer, and on shutdown give
 # open streams time to finish.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "0"))

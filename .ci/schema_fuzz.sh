@@ -43,7 +43,7 @@ status=0
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-time "$budget" --workers 2 --suppress-health-check all \
-  --exclude-path /metrics --exclude-path-regex '^/v1/auth/google/' || status=$?
+  --exclude-path /metrics --exclude-path-regex '^/v1/auth/google/|^/v1/(conv/)?mcp$' || status=$?
 if grep -q "Unhandled exception" "$tmp/server.log"; then
   echo "the server logged unhandled exceptions:"; grep -A5 "Unhandled exception" "$tmp/server.log" | head -50
   status=1

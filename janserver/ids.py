@@ -80,3 +80,11 @@ def new_request_id() -> str:
 
 def new_session_id() -> str:
     return new_id("sess", LONG_LENGTH)
+
+
+def new_mcp_server_id() -> str:
+    return new_id("mcpsrv")
+
+
+def new_tool_call_id() -> str:
+    return new_id("toolcall")

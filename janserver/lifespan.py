@@ -1,4 +1,5 @@
-"""The ASGI lifespan protocol: write what is batched in memory before the process exits.
+"""The ASGI lifespan protocol: start the MCP session manager; write what is batched in
+memory (and end the MCP sessions) before the process exits.
 
 uvicorn (and gunicorn's uvicorn workers) send `lifespan.shutdown` on SIGTERM once open
 requests and streams have finished; nothing batched may be lost on such a normal stop.
@@ -12,6 +13,7 @@ from asgiref.sync import sync_to_async
 from inference import upstream, usage
 from janserver import auth, background
 from janserver.http.boundary import Message, Receive, Scope, Send
+from tools import endpoint as mcp_endpoint
 
 logger = logging.getLogger("janserver.lifespan")
 
@@ -40,12 +42,16 @@ async def _step(phase: str, run: Callable[[], Awaitable[None]]) -> Message:
 
 async def _startup() -> None:
     usage.ensure_flusher()
+    await mcp_endpoint.astart()
 
 
 async def _shutdown() -> None:
     """Run every step even if one fails; then report what failed."""
     failed: list[str] = []
     steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+        # First: ending the MCP sessions abandons their tool calls, whose records
+        # are written by background tasks.
+        ("MCP sessions", mcp_endpoint.astop),
         ("background tasks", _drain_background),
         ("usage flusher", usage.astop),
         ("usage records", usage.aflush),

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "inference",
     "limits",
     "usage",
+    "tools",
 ]
 
 MIDDLEWARE = [
@@ -284,8 +285,12 @@ CORS_ALLOW_HEADERS = (
     "openai-project",
     "x-provider-data",
     "idempotency-key",
+    # The MCP streamable HTTP transport (/v1/mcp).
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
 )
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Mcp-Session-Id"]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "janserver API",
@@ -429,6 +434,25 @@ USAGE_RETENTION_DAYS = env_int("USAGE_RETENTION_DAYS", 90)
 # without it only loopback clients may scrape (everyone else gets 404).
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# Tools (the tools app): google_search and scrape on Serper, the MCP endpoint /v1/mcp and
+# the gateway to organizations' own MCP servers. Timeouts in seconds.
+SERPER_API_KEY = env_str("SERPER_API_KEY")
+SERPER_SEARCH_URL = env_str("SERPER_SEARCH_URL", "https://google.serper.dev/search")
+SERPER_SCRAPE_URL = env_str("SERPER_SCRAPE_URL", "https://scrape.serper.dev")
+TOOL_CONNECT_TIMEOUT_SECONDS = env_float("TOOL_CONNECT_TIMEOUT", 5.0)
+# The longest one tool call may take (Jan's response-api: 45 s), and the most bytes of
+# what a tool's server answers (a larger answer fails the call).
+TOOL_CALL_TIMEOUT_SECONDS = env_float("TOOL_CALL_TIMEOUT", 45.0)
+TOOL_RESULT_MAX_BYTES = env_int("TOOL_RESULT_MAX_BYTES", 512 * 1024)
+# How long the tool list of a registered MCP server is reused before it is asked again.
+MCP_SERVER_TOOLS_TTL_SECONDS = env_float("MCP_SERVER_TOOLS_TTL", 60.0)
+# MCP sessions (Mcp-Session-Id) live in the worker process that opened them: idle ones
+# end after MCP_SESSION_IDLE_TIMEOUT. MCP_STATELESS=1 serves every request on its own
+# (no session id), for servers whose requests may reach another worker process.
+MCP_SESSION_IDLE_TIMEOUT_SECONDS = env_float("MCP_SESSION_IDLE_TIMEOUT", 1800.0)
+MCP_MAX_SESSIONS = env_int("MCP_MAX_SESSIONS", 10_000)
+MCP_STATELESS = env_bool("MCP_STATELESS", False)
 
 # Conversations: the longest text accepted in one item or workspace instruction.
 CONVERSATION_TEXT_MAX_CHARS = env_int("CONVERSATION_TEXT_MAX_CHARS", 100_000)

@@ -13,6 +13,7 @@ PACKAGES = (
     "inference",
     "limits",
     "usage",
+    "tools",
 )
 
 

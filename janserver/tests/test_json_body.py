@@ -8,6 +8,7 @@ from conversations.models import Conversation, Item, Workspace
 from janserver.errors import APIError, InvalidJSON
 from janserver.http.json_body import MAX_DEPTH, loads, object_loads, value_check
 from orgs.models import Project
+from tools.models import McpServer
 
 SURROGATE = b'"x\\ud800y"'
 NUL = b'"x\\u0000y"'
@@ -127,6 +128,7 @@ WRITE_ROUTES = [
     ("post", "/v1/organization/invites"),
     ("post", "/v1/organization/invites/verification"),
     ("post", "/v1/organization/models/providers"),
+    ("post", "/v1/organization/mcp_servers"),
 ]
 BAD_BODIES = {
     "surrogate": b'{"metadata": {"k": "\\ud800"}, "name": "\\ud800", "title": "t"}',
@@ -136,12 +138,13 @@ BAD_BODIES = {
 
 
 def stored_counts() -> tuple[int, ...]:
-    """How many conversations, items, workspaces and projects are stored."""
+    """How many conversations, items, workspaces, projects and MCP servers are stored."""
     return (
         Conversation.objects.count(),
         Item.objects.count(),
         Workspace.objects.count(),
         Project.objects.count(),
+        McpServer.objects.count(),
     )
 
 
