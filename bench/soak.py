@@ -84,6 +84,8 @@ class Options:
     # (probe.jsonl), and with `tracemalloc` snapshots compared at the end.
     probe: bool = False
     tracemalloc: bool = False
+    # JANSERVER_BYPASSES_OFF of the gateway (docs/decisions/).
+    bypasses_off: tuple[str, ...] = ()
     # Called once the traffic ended, the gateway still up (the tests plant leaks).
     after_traffic: Callable[[Soak], Awaitable[None]] | None = None
 
@@ -236,6 +238,9 @@ async def load(soak: Soak, pid: int, options: Options, rss: Rss) -> None:
 def run_soak(options: Options, work: Path) -> Report:
     """Run one soak with its files in `work`; return its report."""
     log_path, dump_path = work / "gateway.log", work / "rows.jsonl"
+    # A kept folder of an earlier run: its files would be scanned and counted again.
+    for old in (log_path, dump_path, *work.glob("probe/*")):
+        old.unlink(missing_ok=True)
     found: Secrets = Secrets()
     rss = Rss()
     extra: dict[str, str] = {
@@ -246,6 +251,8 @@ def run_soak(options: Options, work: Path) -> Report:
     }
     if options.redis_url:
         extra["REDIS_URL"] = options.redis_url
+    if options.bypasses_off:
+        extra["JANSERVER_BYPASSES_OFF"] = ",".join(options.bypasses_off)
     app = None
     if options.probe or options.tracemalloc:
         (work / "probe").mkdir(exist_ok=True)
@@ -393,6 +400,13 @@ def main() -> None:
     parser.add_argument("--rss-tolerance", type=float, default=0.05)
     parser.add_argument("--keep", type=Path, help="keep the log and the row dump here")
     parser.add_argument(
+        "--bypass-off",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch off one of the gateway's bypasses (JANSERVER_BYPASSES_OFF)",
+    )
+    parser.add_argument(
         "--probe",
         action="store_true",
         help="sample the worker's caches and object count every 30 s",
@@ -409,6 +423,7 @@ def main() -> None:
         redis_url=None if args.sqlite else args.redis_url,
         warm_up=args.warm_up, window=args.window, rss_tolerance=args.rss_tolerance,
         probe=args.probe, tracemalloc=args.tracemalloc,
+        bypasses_off=tuple(args.bypass_off),
     )  # fmt: skip
     os.sched_setaffinity(0, {0})
     # Stopped early (SIGTERM, or SIGINT, which a shell ignores in background jobs):

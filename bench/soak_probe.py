@@ -4,8 +4,9 @@ grows with.
 
 A daemon thread of the worker appends, every SOAK_PROBE_EVERY seconds (default 30),
 one JSON line to SOAK_PROBE_DIR/probe.jsonl: seconds since start, the RSS, the number
-of objects the garbage collector tracks, and the sizes of the worker's bounded caches
-(credential cache entries, the handler's cached paths). With SOAK_PROBE_TRACEMALLOC=1
+of objects the garbage collector tracks, the sizes of the worker's bounded caches
+(credential cache entries, the handler's cached paths), and the Redis connections the
+(synchronous) cache client has opened so far. With SOAK_PROBE_TRACEMALLOC=1
 it also writes a tracemalloc snapshot (10 frames a trace) each time, named by the
 seconds since start; bench.soak compares the first after the warm-up with the last.
 """
@@ -19,10 +20,21 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from redis.connection import Connection
+
 from janserver.asgi import application, django_asgi_app
 from janserver.auth_cache import cache
 
 __all__ = ["application"]
+
+_redis_connects = 0
+_socket_connect = Connection._connect
+
+
+def _counted_connect(self: Connection) -> Any:
+    global _redis_connects
+    _redis_connects += 1
+    return _socket_connect(self)
 
 
 def measures(started: float) -> dict[str, Any]:
@@ -36,6 +48,7 @@ def measures(started: float) -> dict[str, Any]:
         "gc_objects": len(objects),
         "credential_cache_entries": len(cache()._data),
         "handler_cached_paths": len(getattr(django_asgi_app, "_async_paths", ())),
+        "redis_connects": _redis_connects,
     }
 
 
@@ -53,6 +66,7 @@ def _probe(folder: Path, every: float, snapshots: bool) -> None:
 
 
 if folder := os.environ.get("SOAK_PROBE_DIR"):
+    Connection._connect = _counted_connect  # type: ignore[method-assign]
     snapshots = os.environ.get("SOAK_PROBE_TRACEMALLOC") == "1"
     if snapshots:
         tracemalloc.start(10)

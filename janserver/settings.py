@@ -32,6 +32,7 @@ BYPASSES = frozenset(
         "gc_freeze",
         "db_helpers",
         "hiredis_pack",
+        "redis_pool",
     }
 )
 BYPASSES_OFF = frozenset(env_list("JANSERVER_BYPASSES_OFF"))
@@ -195,8 +196,10 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            # Django's RedisCache, one connection pool per process (not per request).
-            "BACKEND": "janserver.redis_cache.SharedPoolRedisCache",
+            # docs/decisions/0010: one connection pool per process, not per request.
+            "BACKEND": "django.core.cache.backends.redis.RedisCache"
+            if "redis_pool" in BYPASSES_OFF
+            else "janserver.redis_cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "janserver",
             # Redis down: a 503 within a second or two, not a hang.

@@ -75,3 +75,15 @@ def test_with_every_bypass_off_the_server_answers_as_django_would(migrated_sqlit
         unauthenticated = httpx.get(f"{base_url}/v1/models")
         assert unauthenticated.status_code == 401
         assert unauthenticated.headers["x-request-id"].startswith("req_")
+
+
+@pytest.mark.server
+def test_with_redis_pool_off_the_cache_is_djangos_redis_cache():
+    """`redis_pool` off: Django's RedisCache (a connection pool per cache object)."""
+    code = "print(s.CACHES['default']['BACKEND'])"
+    redis = {"REDIS_URL": "redis://cache.example:6379/1", **STRONG}
+    on = load_settings(code, **redis)
+    off = load_settings(code, JANSERVER_BYPASSES_OFF="redis_pool", **redis)
+    assert (on.returncode, off.returncode) == (0, 0), on.stderr + off.stderr
+    assert on.stdout.split() == ["janserver.redis_cache.SharedPoolRedisCache"]
+    assert off.stdout.split() == ["django.core.cache.backends.redis.RedisCache"]
