@@ -9,7 +9,7 @@ from usage.models import ModelPrice
 
 # 9999-12-31T23:59:59Z: any later Unix time is surely a mistake (or milliseconds).
 MAX_TIME = 253_402_300_799
-MAX_IDS = 100
+MAX_IDS = 50
 COMPLETIONS_GROUPS = (
     "project_id",
     "user_id",
@@ -25,9 +25,19 @@ COMPLETIONS_LIMITS = {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}
 COSTS_LIMITS = {"1d": (7, 180)}
 
 
-def _ids(**kwargs: Any) -> serializers.ListField:
+# What a filter's values may hold: public ids (`proj_…`, `key_…`, `user_…`), and model
+# ids and line items (`<model>, input`) in printable ASCII. Bounded, so that a query string stays within
+# what HTTP servers parse (a request line of hundreds of kilobytes is refused by the
+# server before the application sees it).
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+NAME_PATTERN = r"^[\x20-\x7e]{1,200}$"
+
+
+def _ids(pattern: str = ID_PATTERN, **kwargs: Any) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.CharField(max_length=200),
+        child=serializers.RegexField(
+            pattern, error_messages={"invalid": "Not a valid id."}
+        ),
         max_length=MAX_IDS,
         required=False,
         default=list,
@@ -90,7 +100,7 @@ class UsageCompletionsQuerySerializer(_ReportQuerySerializer):
     limits = COMPLETIONS_LIMITS
 
     user_ids = _ids()
-    models = _ids()
+    models = _ids(NAME_PATTERN)
     batch = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
@@ -98,7 +108,7 @@ class CostsQuerySerializer(_ReportQuerySerializer):
     groups = COSTS_GROUPS
     limits = COSTS_LIMITS
 
-    line_items = _ids()
+    line_items = _ids(NAME_PATTERN)
 
     def validate_line_items(self, value: list[str]) -> list[str]:
         for item in value:
