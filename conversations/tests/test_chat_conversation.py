@@ -2,6 +2,8 @@
 SDK: the stored history prepended, the turn stored, `conversation: {id, title}` on the
 answer and on the stream's last chunk."""
 
+import time
+
 import httpx
 import openai
 import pytest
@@ -113,7 +115,14 @@ def test_the_sdk_reads_the_stream_and_its_conversation(live):
     }
     assert chunks[-2].usage is not None  # the usage chunk comes just before it
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    items = list(client.conversations.items.list(conversation.id, order="asc"))
+    # The SDK stops reading at [DONE]; the turn is stored as the response ends, right
+    # after it.
+    for _ in range(100):
+        items = list(client.conversations.items.list(conversation.id, order="asc"))
+        if len(items) == 2:
+            break
+        time.sleep(0.05)
+    assert [item.role for item in items] == ["user", "assistant"]
     assert items[-1].content[0].text == text
 
 
