@@ -101,9 +101,10 @@ def assert_unavailable(response: httpx.Response, service: str) -> None:
 def sse_data(body: bytes) -> list[str]:
     """The `data:` payloads of an SSE body, in order (comments left out)."""
     return [
-        event[len("data: ") :]
+        line[len("data: ") :]
         for event in body.decode().split("\n\n")
-        if event.startswith("data: ")
+        for line in event.split("\n")
+        if line.startswith("data: ")
     ]
 
 
