@@ -7,6 +7,7 @@ with a 503 after the database is back: up to DATABASE_POOL_MAX_SIZE per process.
 
 import logging
 import select
+from typing import Any
 
 from django.db import connections
 from psycopg import Connection, OperationalError
@@ -33,7 +34,8 @@ def check(connection: Connection, *, alias: str = "default") -> None:
         ConnectionPool.check_connection(connection)
     except Exception:
         logger.warning("A pooled database connection was closed; checking the others")
-        connections[alias].pool.check()
+        wrapper: Any = connections[alias]  # django-stubs has no `pool` yet
+        wrapper.pool.check()
         raise
 
 

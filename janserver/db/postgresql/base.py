@@ -11,7 +11,7 @@ from janserver.db.pool import check
 class DatabaseWrapper(base.DatabaseWrapper):
     @property
     def pool(self) -> Any:
-        pool = super().pool
+        pool = super().pool  # type: ignore[misc]  # not in django-stubs yet
         # Django sets the pool's `check` itself (CONN_HEALTH_CHECKS: a round trip per
         # checkout) and offers no way to name another; psycopg_pool keeps it here.
         if pool is not None and pool._check is not self._check_pooled:
