@@ -169,6 +169,9 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     _database = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
     if _database["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with a pool that discards the connections the server closed
+        # while they were pooled (a restart) before a request gets one: janserver.db.pool.
+        _database["ENGINE"] = "janserver.db.postgresql"
         # An unreachable database answers 503 within seconds, not after ten: a new
         # connection gets DATABASE_CONNECT_TIMEOUT, a request waits at most
         # DATABASE_POOL_TIMEOUT for one from the pool.

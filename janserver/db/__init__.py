@@ -14,6 +14,9 @@
 - `row_get(model, ...)` (janserver.db.lookups): one row by one column, its SQL built
   once per shape, for lookups on every request (a conversation of a completion).
 
+- `pool.check` (janserver.db.pool): the PostgreSQL pool's check of a connection before
+  a request gets it; the backend `janserver.db.postgresql` (settings' ENGINE) installs it.
+
 Everything else uses the ORM as Django documents it.
 """
 

@@ -81,11 +81,29 @@ def running_server(
     The server's output goes to `log_path` (or a temporary file): a pipe nobody reads
     would fill up and block the server.
     """
+    with running_process(command, env, port, log_path) as process:
+        yield process.base_url
+
+
+class ServerProcess(subprocess.Popen[bytes]):
+    base_url: str
+
+
+@contextmanager
+def running_process(
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    log_path: Path | None = None,
+    ready_path: str = "/healthcheck",
+) -> Iterator[ServerProcess]:
+    """See running_server(); yield the process (its `base_url` set), stopped (SIGTERM,
+    then SIGKILL after 10 s) at the end unless it ended already."""
     log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
-    process = subprocess.Popen(
+    process = ServerProcess(
         command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
     )
-    base_url = f"http://127.0.0.1:{port}"
+    process.base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -96,14 +114,15 @@ def running_server(
                     f"server exited with {process.returncode}:\n{output}"
                 )
             try:
-                if httpx.get(f"{base_url}/healthcheck", timeout=1).status_code == 200:
+                url = process.base_url + ready_path
+                if httpx.get(url, timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start within 30 s")
             time.sleep(0.1)
-        yield base_url
+        yield process
     finally:
         process.terminate()
         try:

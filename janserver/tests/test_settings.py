@@ -87,7 +87,7 @@ def test_database_and_redis_urls_select_postgres_pool_and_redis():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.postgresql",
+        "janserver.db.postgresql",
         "jan",
         "db.example",
         "0",

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with janserver's pool check (janserver.db.pool)."""
