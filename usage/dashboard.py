@@ -93,8 +93,10 @@ class DashboardForm(WindowForm):
 
 def dashboard_form(query: QueryDict) -> DashboardForm:
     """Bind the dashboard's form to a query string; an organization left out is the
-    default one (or else the first by name)."""
+    default one (or else the first by name), a window left out the last 24 hours."""
     data = query.copy()
+    if not (data.get("window") or data.get("since") or data.get("until")):
+        data["window"] = DEFAULT_WINDOW
     if not data.get("organization"):
         organization = (
             Organization.objects.order_by("-is_default", "name", "pk")

@@ -204,6 +204,7 @@ def test_the_window_defaults_to_the_last_24_hours_of_the_default_organization(
     response = admin_client.get(URL)
     assert response.status_code == 200
     assert response.context["organization"] == default_org
+    assert '<option value="24h" selected>' in response.content.decode()
     dashboard = response.context["dashboard"]
     assert (dashboard.span.width, dashboard.span.count) == (3600, 24)
     assert dashboard.total.requests == 6

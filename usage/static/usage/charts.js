@@ -90,7 +90,9 @@
     Array.prototype.forEach.call(tables, function (table) {
       var container = document.createElement("div");
       container.className = "usage-charts";
-      table.parentNode.insertBefore(container, table);
+      // Above the table's scrolling box, if it has one: the charts stay whole.
+      var anchor = table.closest(".usage-scroll") || table;
+      anchor.parentNode.insertBefore(container, anchor);
       JSON.parse(table.dataset.charts).forEach(function (spec) {
         draw(table, spec, container);
       });
