@@ -33,7 +33,10 @@ from orgs.tests.factories import (
 )
 from usage.tests.factories import ModelPriceFactory, record_usage
 
-pytestmark = pytest.mark.server
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,7 +68,7 @@ def _browser_or_skip() -> None:
 
 
 @pytest.fixture
-def site_url(transactional_db, clean_state, settings) -> Iterator[str]:
+def site_url(clean_state, settings) -> Iterator[str]:
     """janserver with its static files (the admin's and the vendored Chart.js) on a
     real uvicorn server on 127.0.0.1, sharing the test database."""
     _browser_or_skip()
