@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from limits.models import Budget, RateLimit
@@ -42,12 +42,16 @@ class BudgetStatus:
 def budget_status_list(
     *, organization: Organization, at: datetime | None = None
 ) -> list[BudgetStatus]:
-    """Return the organization's budgets (its own, its projects', its keys') with
-    the spend of the calendar month (UTC) holding `at` (default: now); two queries."""
+    """Return the organization's budgets (its own first, then its projects' and
+    their keys') with the spend of the calendar month (UTC) holding `at` (default: now); two queries."""
     budgets = list(
         Budget.objects.filter(organization=organization)
         .select_related("project", "api_key")
-        .order_by("project_id", "api_key_id", "pk")
+        .order_by(
+            F("project_id").asc(nulls_first=True),
+            F("api_key_id").asc(nulls_first=True),
+            "pk",
+        )
     )
     moment = (at or timezone.now()).astimezone(UTC)
     spend = MonthlySpend.objects.filter(
