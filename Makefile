@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
-PYTEST_BASE = --ds=janserver.settings_test --reuse-db --strict-markers --durations=10 \
+PYTEST_BASE = --ds=janserver.settings_test --reuse-db --strict-markers --durations=10 -rs \
 	-n $(TEST_WORKERS) --dist worksteal
 # Tests compile every module of the project each run when bytecode is not cached.
 unexport PYTHONDONTWRITEBYTECODE

@@ -11,8 +11,10 @@ builds their rollups as the backfill does (`usage_rollups_rebuild`, timed). A ga
 organization's 30 days by day (`limit=30`), plain and grouped by project and model,
 and GET /v1/organization/costs, `--requests` times each over HTTP with an admin key;
 the median and p95 wall times are printed, beside the same daily sums computed from
-the raw rows (what the rollups avoid). The database is left seeded (the next run
-empties it first).
+the raw rows (what the rollups avoid), and the admin dashboard's figures
+(`usage.selectors.dashboard.usage_dashboard`, in this process: its queries, without the
+page's rendering) for the last 24 hours and 30 days. The database is left seeded (the
+next run empties it first).
 """
 
 import argparse
@@ -164,6 +166,25 @@ def _timed(base: str, admin: str, path: str, params: dict, count: int) -> list[f
     return times
 
 
+def _dashboard(organization_id: str, seconds: int, count: int) -> list[float]:
+    """Time the admin dashboard's figures of the organization over the last
+    `seconds`, in this process (the same database)."""
+    from django.utils import timezone
+
+    from orgs.models import Organization
+    from usage.selectors.dashboard import span_last, usage_dashboard
+
+    organization = Organization.objects.get(public_id=organization_id)
+    span = span_last(seconds=seconds, now=timezone.now())
+    times = []
+    for _ in range(count + 1):  # the first warms the connection and caches
+        began = time.perf_counter()
+        dashboard = usage_dashboard(organization=organization, span=span)
+        times.append(time.perf_counter() - began)
+    print(f"  dashboard {seconds // 3600} h: {dashboard.total.requests:,} requests")
+    return times[1:]
+
+
 def _summary(name: str, times: list[float]) -> None:
     ordered = sorted(times)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
@@ -204,10 +225,14 @@ def main() -> None:
         grouped_query = {**query, "group_by": ["project_id", "model"]}
         grouped = _timed(base, admin, report, grouped_query, args.requests)
         costs = _timed(base, admin, "/v1/organization/costs", query, args.requests)
+        day = _dashboard(organization, 86400, args.requests)
+        month = _dashboard(organization, DAYS * 86400, args.requests)
     print()
     _summary("usage/completions, 30 days by day", plain)
     _summary("usage/completions, by project and model", grouped)
     _summary("costs, 30 days by day", costs)
+    _summary("admin dashboard's figures, last 24 hours", day)
+    _summary("admin dashboard's figures, last 30 days", month)
     scans = [_raw_scan(url, str(organization), start) for _ in range(3)]
     print(
         f"{'the same sums from the raw rows (SQL only)':<44} median {statistics.median(scans) * 1000:7.1f} ms"

@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import time
+from datetime import UTC, datetime
 
 from inference import provider_client
 from inference.catalog import Route
@@ -63,6 +64,19 @@ def mark_failed(route: Route) -> None:
 
 def mark_ok(route: Route) -> None:
     _unhealthy.pop(route.provider_id, None)
+
+
+def unhealthy_since() -> dict[int, datetime]:
+    """Return the providers this process took out of rotation, by id, with when each
+    last failed (each is probed every PROBE_INTERVAL_SECONDS until it answers).
+
+    Each process keeps its own: this is what the calling process has seen.
+    """
+    now_wall, now = time.time(), time.monotonic()
+    return {
+        provider_id: datetime.fromtimestamp(now_wall - (now - failed), UTC)
+        for provider_id, failed in _unhealthy.items()
+    }
 
 
 async def _probe(route: Route) -> None:

@@ -63,6 +63,16 @@ def provider_list_usable(*, principal: Principal) -> QuerySet[Provider]:
     return _with_models(providers, active_only=True)
 
 
+def provider_list_for_organization(*, organization: Organization) -> QuerySet[Provider]:
+    """Return the providers an organization's requests may be routed to, active or
+    not, oldest first, models joined: the shared ones, its own and its projects'
+    (operators only: no access check)."""
+    providers = Provider.objects.filter(
+        Q(organization__isnull=True) | Q(organization=organization)
+    ).order_by("created_at", "pk")
+    return _with_models(providers)
+
+
 def provider_list_all() -> QuerySet[Provider]:
     """Return every provider, oldest first, scopes and models joined (operators only)."""
     return _with_models(Provider.objects.order_by("created_at", "pk"))

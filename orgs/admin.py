@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 
 from janserver.errors import APIError
@@ -19,6 +20,7 @@ from orgs.models import (
     ProjectStatus,
 )
 from orgs.services import api_key_create, api_key_revoke, invite_create, project_archive
+from usage.dashboard import object_usage_context
 
 
 class ServiceAddForm(forms.ModelForm):
@@ -123,6 +125,24 @@ class OneTimeSecretAdmin(admin.ModelAdmin):
         return super().response_add(request, obj, post_url_continue)
 
 
+class UsageChartMixin:
+    """A change page showing the object's usage (a chart and its table) over a
+    window chosen with `?usage_window=` (templates admin/orgs/<model>/change_form)."""
+
+    usage_scope: str  # the rollups' column of this object: project_id or api_key_id
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        if obj is not None:
+            usage = object_usage_context(
+                organization_id=obj.organization_id,
+                query=request.GET,
+                **{self.usage_scope: obj.pk},
+            )
+            extra_context = {**(extra_context or {}), **usage}
+        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+
 class RevokedFilter(admin.SimpleListFilter):
     title = "revoked"
     parameter_name = "revoked"
@@ -209,7 +229,8 @@ class OrganizationMemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(UsageChartMixin, admin.ModelAdmin):
+    usage_scope = "project_id"
     list_display = ("public_id", "name", "organization", "status", "created_at")
     list_filter = ("status",)
     list_select_related = ("organization",)
@@ -276,7 +297,8 @@ class InviteAdmin(OneTimeSecretAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(OneTimeSecretAdmin):
+class ApiKeyAdmin(UsageChartMixin, OneTimeSecretAdmin):
+    usage_scope = "api_key_id"
     add_form = ApiKeyAddForm
     add_fieldsets = ((None, {"fields": ApiKeyAddForm.Meta.fields}),)
     current_user_field = "owner"

@@ -1,10 +1,15 @@
-"""Admin for model prices (written through the price service) and the monthly spend."""
+"""Admin for model prices (written through the price service), the monthly spend and
+the usage dashboard."""
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from janserver.errors import APIError
-from usage.models import ModelPrice, MonthlySpend
+from usage.dashboard import dashboard_context, dashboard_form
+from usage.models import ModelPrice, MonthlySpend, UsageDashboard
 from usage.services import price_delete, price_set
 
 
@@ -98,3 +103,47 @@ class MonthlySpendAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(UsageDashboard)
+class UsageDashboardAdmin(admin.ModelAdmin):
+    """The usage dashboard of an organization (its "list" is the dashboard page)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        probe = request.method == "POST"
+        if probe and not request.user.has_perm("inference.change_provider"):
+            raise PermissionDenied
+        form = dashboard_form(request.GET)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Usage dashboard",
+            "opts": self.model._meta,
+            "form": form,
+            "can_probe": request.user.has_perm("inference.change_provider"),
+            **(extra_context or {}),
+        }
+        if not form.is_valid():
+            return TemplateResponse(
+                request, "admin/usage/dashboard.html", context, status=400
+            )
+        organization = form.cleaned_data["organization"]
+        context.update(
+            organization=organization,
+            **dashboard_context(
+                organization=organization,
+                span=form.span(timezone.now()),
+                probe=probe,
+            ),
+        )
+        return TemplateResponse(request, "admin/usage/dashboard.html", context)

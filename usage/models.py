@@ -111,6 +111,11 @@ class UsageRollup(models.Model):
     requests = models.BigIntegerField(default=0)
     errors = models.BigIntegerField(default=0)
     disconnects = models.BigIntegerField(default=0)
+    rate_limited = models.BigIntegerField(
+        default=0,
+        help_text="Requests refused (429) by the rate limits or budgets, "
+        "counted in requests and errors too.",
+    )
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     input_cost = models.BigIntegerField(default=0, help_text="Picodollars.")
@@ -160,6 +165,20 @@ class UsageRollup(models.Model):
     @property
     def cost(self) -> Decimal:
         return Decimal(self.input_cost + self.output_cost) / PICO_PER_USD
+
+
+class UsageDashboard(UsageRollup):
+    """The admin's usage dashboard (no data of its own: its view reads the rollups).
+
+    A proxy model, so that the dashboard is listed on the admin index with the other
+    models and guarded by a permission of its own (view).
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "usage dashboard"
+        verbose_name_plural = "usage dashboard"
+        default_permissions = ("view",)
 
 
 class SpendScope(models.TextChoices):

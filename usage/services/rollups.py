@@ -28,6 +28,9 @@ ROLLUP_LOCK = 0x75736167  # "usag"
 # Rows per upsert statement: far below both databases' parameter limits.
 CHUNK = 500
 ERROR_STATUSES = frozenset({"client_error", "upstream_error"})
+# A request the caller's own rate limits or budgets refused (inference.pipeline.admit):
+# a client error with status 429. An upstream's 429 is an upstream error.
+RATE_LIMITED = ("client_error", 429)
 TTFT_FIELDS = (*tuple(f"ttft_le_{bound}" for bound in TTFT_BOUNDS_MS), "ttft_slower")
 ROLLUP_KEY = (
     "width",
@@ -43,6 +46,7 @@ ROLLUP_SUMS = (
     "requests",
     "errors",
     "disconnects",
+    "rate_limited",
     "input_tokens",
     "output_tokens",
     "input_cost",
@@ -158,6 +162,9 @@ def _counts(row: Mapping[str, Any], price: Price) -> dict[str, float]:
         "requests": 1,
         "errors": int(row.get("status") in ERROR_STATUSES),
         "disconnects": int(bool(row.get("client_disconnected"))),
+        "rate_limited": int(
+            (row.get("status"), row.get("http_status")) == RATE_LIMITED
+        ),
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "input_cost": input_tokens * price.input,

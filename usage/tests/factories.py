@@ -51,3 +51,45 @@ def record_usage(
     )
     ledger.record(entry)
     return entry
+
+
+def record_mixed_usage(
+    *,
+    at: datetime,
+    organization_id: int,
+    project_id: int,
+    api_key_id: int,
+    provider_id: int | None,
+    model: str = "jan-v1-4b",
+) -> None:
+    """Queue six requests of one key at `at`: three answered (TTFT 80, 300 and 600
+    ms; 10 + 20 tokens each), one upstream error, two refused by a rate limit (429,
+    no provider). Flush with ledger.flush()."""
+    scope = {
+        "organization_id": organization_id,
+        "project_id": project_id,
+        "api_key_id": api_key_id,
+        "model": model,
+    }
+    for ttft in (80.0, 300.0, 600.0):
+        record_usage(
+            at=at, provider_id=provider_id, time_to_first_token_ms=ttft, **scope
+        )
+    record_usage(
+        at=at,
+        provider_id=provider_id,
+        status=UsageStatus.UPSTREAM_ERROR,
+        http_status=502,
+        prompt_tokens=0,
+        completion_tokens=0,
+        **scope,
+    )
+    for _ in range(2):
+        record_usage(
+            at=at,
+            status=UsageStatus.CLIENT_ERROR,
+            http_status=429,
+            prompt_tokens=0,
+            completion_tokens=0,
+            **scope,
+        )

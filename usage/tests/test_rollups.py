@@ -1,10 +1,12 @@
 """The rollups and monthly spend follow the usage ledger's writes, exactly once."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import OperationalError
 
 from inference import usage as ledger
@@ -235,3 +237,44 @@ def test_a_rebuild_reproduces_what_the_flushes_built(key, organization):
     MonthlySpend.objects.all().delete()
     assert usage_rollups_rebuild(since=NOON, until=NOON + _seconds(86400)) == 7
     assert snapshot() == before
+
+
+def test_requests_refused_by_limits_or_budgets_are_counted_apart(key):
+    """A 429 of the caller's own limits (a client error) counts in rate_limited and
+    errors; an upstream's 429 (an upstream error) only in errors."""
+    record_usage(at=NOON, **scoped(key))
+    for _ in range(2):
+        record_usage(
+            at=NOON, **scoped(key), status=UsageStatus.CLIENT_ERROR, http_status=429
+        )
+    record_usage(
+        at=NOON, **scoped(key), status=UsageStatus.UPSTREAM_ERROR, http_status=429
+    )
+    ledger.flush()
+    for width in (MINUTE, HOUR, DAY):
+        rollup = UsageRollup.objects.get(width=width)
+        assert (rollup.requests, rollup.errors, rollup.rate_limited) == (4, 3, 2)
+    UsageRollup.objects.update(rate_limited=0)
+    usage_rollups_rebuild(since=NOON, until=NOON + _seconds(86400))
+    assert sorted(UsageRollup.objects.values_list("width", "rate_limited")) == [
+        (MINUTE, 2),
+        (HOUR, 2),
+        (DAY, 2),
+    ]
+
+
+def test_the_migration_counts_the_refusals_of_existing_rollups(key):
+    """0004 fills rate_limited of rollups built before it from the raw rows, and
+    leaves their costs alone."""
+    migration = importlib.import_module("usage.migrations.0004_backfill_rate_limited")
+    ModelPriceFactory(model="jan-v1-4b", input_per_million="1", output_per_million="1")
+    record_usage(at=NOON, **scoped(key))
+    record_usage(
+        at=NOON, **scoped(key), status=UsageStatus.CLIENT_ERROR, http_status=429
+    )
+    ledger.flush()
+    UsageRollup.objects.update(rate_limited=0, input_cost=7)
+    migration.backfill(django_apps, None)
+    assert sorted(
+        UsageRollup.objects.values_list("width", "rate_limited", "input_cost")
+    ) == [(MINUTE, 1, 7), (HOUR, 1, 7), (DAY, 1, 7)]
