@@ -111,8 +111,8 @@ class ConversationListView(ConversationsView):
         responses=ConversationSerializer,
     )
     def post(self, request: Request) -> Response:
+        data = valid(ConversationCreateSerializer, request)  # a JSON object, or 400
         param = "project_id" if "project_id" in request.data else "workspace_id"
-        data = valid(ConversationCreateSerializer, request)
         workspace = self.workspace_or_none(data.pop("workspace_id", None), param=param)
         conversation = conversation_create(
             caller=self.caller, workspace=workspace, **data

@@ -291,3 +291,16 @@ def test_project_of_a_conversation_made_in_a_workspace_is_the_workspaces(
     conversation = Conversation.objects.get(public_id=created.json()["id"])
     assert conversation.project == workspace.project
     assert not Project.objects.filter(name=settings.DEFAULT_PROJECT_NAME).exists()
+
+
+@pytest.mark.parametrize("body", [b"null", b"[]", b"3"])
+def test_a_body_that_is_not_an_object_is_refused(key_api, body):
+    response = key_api.client.post(
+        "/v1/conversations",
+        body,
+        content_type="application/json",
+        headers=key_api.headers,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert not Conversation.objects.exists()
