@@ -108,12 +108,18 @@ def sse_data(body: bytes) -> list[str]:
     ]
 
 
+POLL_SECONDS = 0.05
+
+
 def wait_until(condition: Any, what: str, seconds: float = 30) -> None:
-    """Poll `condition()` until true; fail after `seconds` (a hang guard only)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"still not {what} after {seconds} s"
-        time.sleep(0.05)
+    """Poll `condition()` until true, at most `seconds / POLL_SECONDS` times (a hang
+    guard only: the test asserts the outcome, never how long it took)."""
+    for _ in range(int(seconds / POLL_SECONDS)):
+        if condition():
+            return
+        time.sleep(POLL_SECONDS)
+    if not condition():
+        raise AssertionError(f"never {what} (polled {seconds} s)")
 
 
 def chat_stream_text(events: list[str]) -> str:
