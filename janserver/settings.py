@@ -15,6 +15,7 @@ from janserver.env import (
     env_int,
     env_list,
     env_str,
+    oidc_apps,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -92,6 +93,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.openid_connect",
     "janserver",
     "accounts",
     "orgs",
@@ -373,7 +375,14 @@ SOCIALACCOUNT_PROVIDERS = {
         "AUTH_PARAMS": {"access_type": "online"},
         "OAUTH_PKCE_ENABLED": True,
         "FETCH_USERINFO": False,
-    }
+    },
+    # Single sign-on with any OpenID Connect provider (Keycloak, Microsoft Entra ID,
+    # Okta, ...): apps from OIDC_PROVIDERS here, and SocialApp rows (provider
+    # "openid_connect") added in the admin. See README, "Single sign-on".
+    "openid_connect": {
+        "APPS": oidc_apps("OIDC_PROVIDERS"),
+        "OAUTH_PKCE_ENABLED": True,
+    },
 }
 
 # Who a credential is stays cached in each process; changes are broadcast on the channel

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.tokens import TokenPair
 
-# Long enough for any Google authorization code; the state is ours (43 characters).
+# Long enough for any provider's authorization code; the state is ours (43 characters).
 CODE_MAX_LENGTH = 2048
 STATE_MAX_LENGTH = 256
 
@@ -38,14 +38,16 @@ class MeSerializer(serializers.ModelSerializer):
         return "me"
 
 
-class GoogleLoginUrlSerializer(serializers.Serializer):
+class LoginUrlSerializer(serializers.Serializer):
+    """`<provider>.login.url`, as Jan's `google.login.url`."""
+
     object = serializers.SerializerMethodField()
     url = serializers.CharField()
 
     def get_object(self, data: dict[str, Any]) -> str:
-        return "google.login.url"
+        return f"{self.context['provider']}.login.url"
 
 
-class GoogleCallbackSerializer(serializers.Serializer):
+class OAuthCallbackSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=CODE_MAX_LENGTH)
     state = serializers.CharField(max_length=STATE_MAX_LENGTH)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import views, views_oauth
 
 app_name = "auth"
 
@@ -11,6 +11,18 @@ urlpatterns = [
     path("refresh-token", views.RefreshTokenView.as_view(), name="refresh-token"),
     path("logout", views.LogoutView.as_view(), name="logout"),
     path("me", views.MeView.as_view(), name="me"),
-    path("google/login", views.GoogleLoginView.as_view(), name="google-login"),
-    path("google/callback", views.GoogleCallbackView.as_view(), name="google-callback"),
+    path("google/login", views_oauth.GoogleLoginView.as_view(), name="google-login"),
+    path(
+        "google/callback",
+        views_oauth.GoogleCallbackView.as_view(),
+        name="google-callback",
+    ),
+    path(
+        "<slug:provider>/login", views_oauth.OIDCLoginView.as_view(), name="oidc-login"
+    ),
+    path(
+        "<slug:provider>/callback",
+        views_oauth.OIDCCallbackView.as_view(),
+        name="oidc-callback",
+    ),
 ]

@@ -114,3 +114,28 @@ def test_user_changelist_filters(admin_client, superuser, query, expected):
     url = reverse("admin:accounts_user_changelist")
     response = admin_client.get(url, query)
     assert list(response.context["cl"].result_list) == [users[expected]]
+
+
+def test_admin_index_shows_one_accounts_section_with_allauths_models(admin_client):
+    """Users, email addresses, identity providers and linked identities: one section."""
+    response = admin_client.get(reverse("admin:index"))
+    sections = [app["name"] for app in response.context["app_list"]]
+    assert sections.count("Accounts") == 1
+    assert "Social Accounts" not in sections
+    [accounts] = [
+        app for app in response.context["app_list"] if app["name"] == "Accounts"
+    ]
+    assert {model["object_name"] for model in accounts["models"]} == {
+        "User",
+        "EmailAddress",
+        "SocialApp",
+        "SocialAccount",
+    }
+
+
+def test_allauths_models_open_in_the_admin(admin_client, user):
+    """The proxies serve allauth's own admin pages (lists and the provider form)."""
+    for name in ("emailaddress", "socialapp", "socialaccount"):
+        response = admin_client.get(reverse(f"admin:accounts_{name}_changelist"))
+        assert response.status_code == 200
+    assert admin_client.get(reverse("admin:accounts_socialapp_add")).status_code == 200
