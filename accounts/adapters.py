@@ -4,6 +4,7 @@ API callback, and the account adapter of password accounts."""
 from typing import Any
 
 import jwt
+from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin, SocialToken
 from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter
 from allauth.socialaccount.providers.oauth2.client import OAuth2Client, OAuth2Error
@@ -12,6 +13,7 @@ from allauth.socialaccount.providers.openid_connect.views import (
 )
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.http import urlencode
 
 # Google signs its ID tokens with RS256 only; any other `alg` header is an attack.
 GOOGLE_SIGNING_ALGORITHM = "RS256"
@@ -98,3 +100,36 @@ class OIDCAdapter(JSONCodeMixin, OpenIDConnectOAuth2Adapter):
         if header.get("alg") not in OIDC_SIGNING_ALGORITHMS or not header.get("kid"):
             raise OAuth2Error("The id_token is not signed with a public key.")
         return self.get_provider().verify_token(request, {"id_token": id_token})
+
+
+def frontend_link(base: str, key: str) -> str:
+    """Return the front end's page `base` with `?key=<key>`, or the key when unset."""
+    if not base:
+        return key
+    return f"{base}{'&' if '?' in base else '?'}{urlencode({'key': key})}"
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """allauth's account adapter for a JSON API: links to the front end's pages, no
+    flash messages, and sign-up as SIGNUP_MODE says.
+    """
+
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        return settings.SIGNUP_MODE != "closed"
+
+    def add_message(self, *args: Any, **kwargs: Any) -> None:
+        # The API answers in JSON; allauth's flash messages would only fill a cookie.
+        return
+
+    def get_email_confirmation_url(
+        self, request: HttpRequest, emailconfirmation: Any
+    ) -> str:
+        return frontend_link(settings.EMAIL_VERIFICATION_URL, emailconfirmation.key)
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        return frontend_link(settings.PASSWORD_RESET_URL, key)
+
+    def send_account_already_exists_mail(self, email: str) -> None:
+        # allauth's own would link to its HTML views, which this API does not serve.
+        context = {"signup_url": "", "password_reset_url": settings.PASSWORD_RESET_URL}
+        self.send_mail("account/email/account_already_exists", email, context)

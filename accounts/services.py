@@ -4,6 +4,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -173,3 +174,47 @@ def _guest_upgrade(*, guest: User, email: str, name: str) -> User | None:
     user.save(update_fields=["email", "name", "is_guest"])
     auth_cache.invalidate("user", user.public_id)
     return user
+
+
+@transaction.atomic
+def password_user_create(
+    *, email: str, password: str, guest: User | None, upgrade_now: bool, verified: bool
+) -> User:
+    """Create a password account for an email no user has, or give it to `guest`.
+
+    A guest (still an active guest) is upgraded in place now with `upgrade_now`;
+    otherwise it keeps its guest email, and only gains the password and the
+    unverified address, until email_verified_apply. The password must be validated.
+    """
+    email = normalize_email(email)
+    if guest is not None:
+        guest = (
+            User.objects.select_for_update()
+            .filter(pk=guest.pk, is_guest=True, is_active=True)
+            .first()
+        )
+    if guest is None:
+        user = user_register(email=email)
+    elif upgrade_now:
+        user = _guest_upgrade(guest=guest, email=email, name="") or guest
+    else:
+        user = guest
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=verified)
+    return user
+
+
+@transaction.atomic
+def email_verified_apply(*, user: User, email: str) -> User:
+    """Finish the sign-up of a guest whose new address `email` was just verified.
+
+    The guest becomes that user in place (Conflict if another user took the email
+    meanwhile); other users are returned as they are.
+    """
+    if not user.is_guest:
+        return user
+    email = normalize_email(email)
+    if User.objects.filter(email=email).exclude(pk=user.pk).exists():
+        raise Conflict(f"Another account already uses {email}.", param="key")
+    return _guest_upgrade(guest=user, email=email, name="") or user
