@@ -107,7 +107,8 @@ def test_the_dashboard_shows_an_organizations_figures_from_its_rollups(
     dashboard = response.context["dashboard"]
     assert (dashboard.span.width, dashboard.span.count) == (3600, 24)
     total = dashboard.total
-    assert (total.requests, total.errors, total.rate_limited) == (18, 9, 6)
+    assert (total.requests, total.errors, total.refused) == (18, 9, 6)
+    assert (total.rate_limited, total.over_budget, total.other_errors) == (3, 3, 3)
     assert (total.input_tokens, total.output_tokens, total.ttft_count) == (90, 180, 9)
     assert total.cost == Decimal("0.00045")  # 90 x $1/M + 180 x $2/M
     assert str(total.ttft_p50) == "375 ms"  # the 4.5th of 9: 80, 80, 80, 300, ...
@@ -139,10 +140,10 @@ def test_top_projects_and_keys_rank_by_requests_and_name_their_rows(
         (first, 12),
         (second, 6),
     ]
-    assert [(row.obj.name, row.figures.rate_limited) for row in dashboard.top_keys] == [
-        ("key of Search", 4),
-        ("key of Quiet", 2),
-    ]
+    assert [
+        (row.obj.name, row.figures.rate_limited, row.figures.over_budget)
+        for row in dashboard.top_keys
+    ] == [("key of Search", 2, 2), ("key of Quiet", 1, 1)]
     html = response.content.decode()
     assert reverse("admin:orgs_project_change", args=[first.pk]) in html
     assert "key of Search" in html
@@ -176,11 +177,13 @@ def test_the_tables_hold_the_numbers_the_charts_draw(admin_client, tenants):
     assert 'id="usage-series"' in html
     label = NOON.strftime("%m-%d 12:00")
     assert f'<th scope="row" data-label="{label}">{label}</th>' in html
-    # 12:00: 12 requests, 2 other errors, 4 refused, 60 + 120 tokens.
+    # 12:00: 12 requests, 2 other errors, 2 refused by rate limits and 2 by budgets,
+    # 60 + 120 tokens.
     assert (
         '<td class="number" data-value="12">12</td>\n'
         '      <td class="number" data-value="2">2</td>\n'
-        '      <td class="number" data-value="4">4</td>\n'
+        '      <td class="number" data-value="2">2</td>\n'
+        '      <td class="number" data-value="2">2</td>\n'
         '      <td class="number" data-value="60">60</td>\n'
         '      <td class="number" data-value="120">120</td>'
     ) in html
@@ -341,7 +344,7 @@ def test_a_project_and_a_key_page_chart_their_own_usage(admin_client, tenants):
         response = admin_client.get(url, {"usage_window": "30d"})
         assert response.status_code == 200
         total = response.context["usage_total"]
-        assert (total.requests, total.rate_limited) == (12, 4), url
+        assert (total.requests, total.rate_limited, total.over_budget) == (12, 2, 2)
         assert 'id="usage-object-series"' in response.content.decode()
     page = admin_client.get(
         reverse("admin:orgs_project_change", args=[second.pk]), {"usage_window": "x"}
