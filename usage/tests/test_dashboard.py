@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
-from inference import routing
+from inference import provider_health, routing
 from inference import usage as ledger
 from inference.models import Provider
 from inference.testing.fixtures import make_provider
@@ -325,13 +326,35 @@ def test_providers_show_routing_health_and_answer_a_probe(
     health = {h.provider.name: h for h in response.context["providers"]}
     assert set(health) == {"Up", "Down"}
     assert health["Up"].failed_at is None
-    assert health["Down"].failed_at is not None
+    assert (health["Down"].failed_at is not None, health["Down"].processes) == (True, 1)
     assert elsewhere.name not in response.content.decode()
     probed = admin_client.post(URL + query)
     assert probed.status_code == 200
     answers = {h.provider.pk: h.probe for h in probed.context["providers"]}
     assert answers == {up.pk: True, down.pk: False}
     assert "unreachable" in probed.content.decode()
+
+
+def test_providers_out_of_rotation_in_other_processes_are_shown(
+    admin_client, organization, monkeypatch
+):
+    """What other server processes published (inference.provider_health) counts
+    too: a provider two processes have out of rotation says so, since the first."""
+    down = make_provider("http://127.0.0.1:9/v1", name="Down")
+    make_provider("http://127.0.0.1:9/v1", name="Up")
+    for process, failed_at in (("host-a:1", 1_000.0), ("host-b:2", 2_000.0)):
+        monkeypatch.setattr(provider_health, "process_name", lambda p=process: p)
+        async_to_sync(provider_health.apublish)(down.public_id, failed_at)
+    response = admin_client.get(URL, {"organization": organization.public_id})
+    health = {
+        h.provider.name: (h.failed_at, h.processes)
+        for h in response.context["providers"]
+    }
+    assert health == {
+        "Down": (datetime.fromtimestamp(1_000.0, UTC), 2),
+        "Up": (None, 0),
+    }
+    assert "out of rotation</span> in 2 processes" in response.content.decode()
 
 
 def test_a_project_and_a_key_page_chart_their_own_usage(admin_client, tenants):
