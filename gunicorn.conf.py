@@ -20,7 +20,8 @@ if os.environ.get("DJANGO_DEBUG", "").strip().lower() in {"1", "true", "yes", "o
     )
 
 wsgi_app = "janserver.asgi:application"
-worker_class = "uvicorn_worker.UvicornWorker"
+# uvicorn's worker, ending open requests 30 s before graceful_timeout (janserver/worker.py).
+worker_class = "janserver.worker.Worker"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("GUNICORN_WORKERS") or (os.cpu_count() or 1))
 # MCP sessions live in the worker that opened them, and a client's next request may
@@ -29,7 +30,8 @@ workers = int(os.environ.get("GUNICORN_WORKERS") or (os.cpu_count() or 1))
 if workers > 1 and not os.environ.get("MCP_STATELESS", "").strip():
     os.environ["MCP_STATELESS"] = "1"
 # Streams can run for minutes: never kill a busy worker on a timer, and on shutdown give
-# open streams time to finish.
+# open streams time to finish (those still open 30 s before it are ended, their usage
+# recorded, so that the worker's shutdown completes before gunicorn's deadline).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "0"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "120"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))

@@ -152,9 +152,15 @@ class _Relayed:
             disconnected = False
         finally:
             await self.opened.aclose()
-            await self._finish(state, disconnected)
+            # A client that leaves once `[DONE]` reached it (the SDKs close at once)
+            # got the whole stream: only the upstream's end was still being read.
+            await self._finish(
+                state, disconnected and not state.delivered, interrupted=disconnected
+            )
 
-    async def _finish(self, state: StreamState, disconnected: bool) -> None:
+    async def _finish(
+        self, state: StreamState, disconnected: bool, *, interrupted: bool
+    ) -> None:
         metrics.stream_finished(self.payload.model, self.route.provider_name)
         if state.error is not None and not disconnected:
             kind = (
@@ -177,7 +183,7 @@ class _Relayed:
         )
         if self.observer is not None:
             outcome = StreamOutcome(state=state, disconnected=disconnected)
-            if disconnected:
+            if interrupted:
                 background.spawn(self.observer.finish(outcome), name="stream-finish")
             else:
                 await self.observer.finish(outcome)

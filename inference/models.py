@@ -114,6 +114,10 @@ class UsageStatus(models.TextChoices):
     CLIENT_ERROR = "client_error", "Client error"
     UPSTREAM_ERROR = "upstream_error", "Upstream error"
     DISCONNECTED = "disconnected", "Client disconnected"
+    # Refused with 429 at the admit step by the caller's own limits (never an
+    # upstream's 429, which is an upstream error); counted as client errors too.
+    RATE_LIMITED = "rate_limited", "Refused: rate limit"
+    OVER_BUDGET = "over_budget", "Refused: budget"
 
 
 class UsageRecord(models.Model):

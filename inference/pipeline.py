@@ -152,11 +152,11 @@ async def admit(
             prompt_tokens=prompt,
             completion_tokens=completion,
         )
-    except (
-        RateLimited,
-        InsufficientQuota,
-    ):  # the caller's own limits, not an upstream's
-        account.finish(status=UsageStatus.CLIENT_ERROR, http_status=429)
+    except RateLimited:  # the caller's own limits, not an upstream's
+        account.finish(status=UsageStatus.RATE_LIMITED, http_status=429)
+        raise
+    except InsufficientQuota:
+        account.finish(status=UsageStatus.OVER_BUDGET, http_status=429)
         raise
     except APIError as error:
         account.finish(status=status_for(error.status), http_status=error.status)

@@ -3,7 +3,8 @@
 Sticky routing uses weighted rendezvous hashing: the same conversation (or `user`) goes
 to the same provider while it is healthy, so vLLM's prefix cache is reused, and only the
 requests of a provider that leaves move elsewhere. A provider that fails is taken out of
-rotation and probed in the background until it answers again.
+rotation and probed in the background until it answers again; while it is, this process
+says so in `inference.provider_health` (read by the admin's dashboard).
 """
 
 import asyncio
@@ -16,10 +17,9 @@ from datetime import UTC, datetime
 
 from inference import provider_client
 from inference.catalog import Route
+from inference.provider_health import PROBE_INTERVAL_SECONDS, apublish
 
 logger = logging.getLogger("janserver.routing")
-
-PROBE_INTERVAL_SECONDS = 5.0
 
 # provider id -> monotonic time it failed; absent means healthy.
 _unhealthy: dict[int, float] = {}
@@ -80,13 +80,19 @@ def unhealthy_since() -> dict[int, datetime]:
 
 
 async def _probe(route: Route) -> None:
-    while route.provider_id in _unhealthy:
+    provider_id = route.provider_id
+    failed_at = time.time()
+    while provider_id in _unhealthy:
+        await apublish(route.provider_public_id, failed_at)
         await asyncio.sleep(PROBE_INTERVAL_SECONDS)
         if await provider_client.aprobe(
             base_url=route.base_url, api_key=route.api_key, reach=route.reach
         ):
             logger.info("Provider %s is back", route.provider_public_id)
             mark_ok(route)
+    # Back (probed, or a request got through). A process stopped meanwhile says
+    # nothing: its line goes stale.
+    await apublish(route.provider_public_id, None)
 
 
 def reset_for_tests() -> None:

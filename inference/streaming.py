@@ -50,6 +50,7 @@ class StreamState:
     strip_usage: bool
     usage: dict[str, Any] | None = None
     done: bool = False
+    delivered: bool = False  # the events up to `[DONE]` were written to the client
     error: APIError | None = None
     data_events: int = 0
     first_data_at: float | None = None
@@ -175,6 +176,8 @@ async def relay(read: Read, state: StreamState, sink: Sink) -> None:
         out = state.feed(chunk)
         if out:
             await sink.events(out)
+            if state.done:
+                state.delivered = True
         if state.error is not None:
             break
     if state.error is None and not state.done:

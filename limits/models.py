@@ -29,16 +29,19 @@ class RateLimitScope(models.TextChoices):
     USER = "user", "Each login user of the organization"
 
 
-class RateLimit(models.Model):
+class TenantScoped(models.Model):
+    """A row held by an organization, one of its projects, or one project key of it
+    (the narrowest one set): the scope of a rate limit or a budget."""
+
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="rate_limits"
+        Organization, on_delete=models.CASCADE, related_name="%(class)ss"
     )
     project = models.ForeignKey(
         Project,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
-        related_name="rate_limits",
+        related_name="%(class)ss",
         help_text="Leave empty for the whole organization.",
     )
     api_key = models.ForeignKey(
@@ -46,10 +49,38 @@ class RateLimit(models.Model):
         on_delete=models.CASCADE,
         null=True,
         blank=True,
-        related_name="rate_limits",
+        related_name="%(class)ss",
         limit_choices_to={"kind": ApiKeyKind.PROJECT},
-        help_text="A project key: the limits apply to this key only.",
+        help_text="A project key: this key only.",
     )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def scope(self) -> str:
+        if self.api_key_id is not None:
+            return RateLimitScope.API_KEY
+        if self.project_id is not None:
+            return RateLimitScope.PROJECT
+        return RateLimitScope.ORGANIZATION
+
+    def clean(self) -> None:
+        """A key's project and organization, a project's organization, are its own."""
+        key, project = self.api_key, self.project
+        if key is not None:
+            if key.kind != ApiKeyKind.PROJECT:
+                plural = self._meta.verbose_name_plural
+                raise ValidationError({"api_key": f"Only project keys have {plural}."})
+            self.project_id = key.project_id
+            self.organization_id = key.organization_id
+        elif project is not None:
+            self.organization_id = project.organization_id
+
+
+class RateLimit(TenantScoped):
     model = models.CharField(
         max_length=200, blank=True, help_text="Leave empty for every model."
     )
@@ -66,8 +97,6 @@ class RateLimit(models.Model):
     max_concurrent_requests = models.PositiveIntegerField(
         null=True, blank=True, help_text="Requests in flight (streams included)."
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["organization_id", "project_id", "api_key_id", "model"]
@@ -104,49 +133,16 @@ class RateLimit(models.Model):
 
     @property
     def scope(self) -> str:
-        if self.api_key_id is not None:
-            return RateLimitScope.API_KEY
-        if self.project_id is not None:
-            return RateLimitScope.PROJECT
-        if self.per_user:
+        if self.per_user and self.api_key_id is None and self.project_id is None:
             return RateLimitScope.USER
-        return RateLimitScope.ORGANIZATION
-
-    def clean(self) -> None:
-        key, project = self.api_key, self.project
-        if key is not None:
-            if key.kind != ApiKeyKind.PROJECT:
-                raise ValidationError({"api_key": "Only project keys have limits."})
-            self.project_id = key.project_id
-            self.organization_id = key.organization_id
-        elif project is not None:
-            self.organization_id = project.organization_id
+        return super().scope
 
 
-class Budget(models.Model):
+class Budget(TenantScoped):
     """A monthly spending cap (and alert threshold) of an organization, a project or a
     project API key, in USD, spent at the prices of the usage app (usage.ModelPrice):
     a model without a price costs nothing."""
 
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="budgets"
-    )
-    project = models.ForeignKey(
-        Project,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="budgets",
-        help_text="Leave empty for the whole organization.",
-    )
-    api_key = models.ForeignKey(
-        ApiKey,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="budgets",
-        limit_choices_to={"kind": ApiKeyKind.PROJECT},
-    )
     monthly_limit_usd = models.DecimalField(
         max_digits=14,
         decimal_places=2,
@@ -164,8 +160,6 @@ class Budget(models.Model):
         "reaches it. Empty: no alert.",
     )
     alerted_month = models.DateField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
@@ -203,11 +197,3 @@ class Budget(models.Model):
     def __str__(self) -> str:
         target = self.api_key or self.project or self.organization
         return f"budget of {self.scope} {target}"
-
-    @property
-    def scope(self) -> str:
-        if self.api_key_id is not None:
-            return RateLimitScope.API_KEY
-        if self.project_id is not None:
-            return RateLimitScope.PROJECT
-        return RateLimitScope.ORGANIZATION

@@ -1,6 +1,7 @@
 """The admin's usage dashboard: the form choosing an organization and a window, and the
 page's context gathered from the selectors of usage, limits and inference."""
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,7 +10,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
-from inference import routing
+from inference import provider_health, routing
 from inference.models import Provider
 from inference.selectors import provider_list_for_organization
 from inference.services import providers_check
@@ -26,6 +27,8 @@ from usage.selectors.dashboard import (
     usage_dashboard,
     usage_series,
 )
+
+logger = logging.getLogger("janserver.usage")
 
 # The windows offered, by their value in the query string, and their length.
 WINDOWS = {
@@ -110,12 +113,14 @@ def dashboard_form(query: QueryDict) -> DashboardForm:
 
 @dataclass
 class ProviderHealth:
-    """A provider, its figures for the organization in the window, whether this
-    process took it out of rotation (since when), and a probe's answer if asked."""
+    """A provider, its figures for the organization in the window, whether server
+    processes took it out of rotation (how many, the first since when), and a probe's
+    answer if asked."""
 
     provider: Provider
     figures: Figures
     failed_at: datetime | None
+    processes: int = 0
     probe: bool | None = None
 
     @property
@@ -145,13 +150,23 @@ def dashboard_context(
 def _health(
     providers: list[Provider], dashboard: Dashboard, probe: bool
 ) -> list[ProviderHealth]:
-    failed = routing.unhealthy_since()
+    try:
+        shared = provider_health.shared_unhealthy(p.public_id for p in providers)
+    except Exception:  # the cache is down: this process's own view
+        logger.warning("Could not read the providers' shared health")
+        shared = {}
+    own = routing.unhealthy_since()
+    for provider in providers:
+        since = own.get(provider.pk)
+        if since is not None and provider.public_id not in shared:  # not published yet
+            shared[provider.public_id] = provider_health.SharedHealth(since, 1)
     answers = dict(providers_check(providers=providers)) if probe else {}
     return [
         ProviderHealth(
             provider,
             dashboard.by_provider.get(provider.pk, Figures()),
-            failed.get(provider.pk),
+            health.failed_at if (health := shared.get(provider.public_id)) else None,
+            health.processes if health else 0,
             answers.get(provider),
         )
         for provider in providers

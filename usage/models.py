@@ -113,7 +113,12 @@ class UsageRollup(models.Model):
     disconnects = models.BigIntegerField(default=0)
     rate_limited = models.BigIntegerField(
         default=0,
-        help_text="Requests refused (429) by the rate limits or budgets, "
+        help_text="Requests refused (429) by the rate limits, "
+        "counted in requests and errors too.",
+    )
+    over_budget = models.BigIntegerField(
+        default=0,
+        help_text="Requests refused (429 insufficient_quota) by the budgets, "
         "counted in requests and errors too.",
     )
     input_tokens = models.BigIntegerField(default=0)

@@ -33,7 +33,8 @@ only the modes. A request's modes replace the server's default modes.
   `data: {"error": ...}` event and `[DONE]`, as vLLM does; non-stream: a 500),
   `garbage` (200 with non-JSON `data:` lines, or a truncated JSON body), `html`
   (200 `text/html`). `slow_first_token` combines with any of them: headers at
-  once, the first event after `first_token_delay_ms`. A refused connection is not
+  once, the first event after `first_token_delay_ms`. `linger_after_done` (streams)
+  keeps the connection open after `[DONE]` until the client goes away. A refused connection is not
   a mode: use `refusing_url()` (a bound port that never listens) or a stopped server.
 
 `FakeVLLM.recorder` keeps the last requests (case-insensitive headers, raw and

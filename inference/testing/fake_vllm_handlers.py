@@ -217,6 +217,8 @@ class FakeApp:
         try:
             if await _pump(resp, events, settings.delay_ms / 1000, cut, entry):
                 await self._mid_stream_fault(request, resp, plan, entry)
+            elif plan.linger_after_done:
+                await hang()
         except ConnectionResetError:
             self.recorder.ended(entry, DISCONNECTED)
         return resp

@@ -18,7 +18,7 @@ MID_STREAM_FAULTS = frozenset(
     {"drop_mid_stream", "stall_mid_stream", "error_mid_stream"}
 )
 FAULT_MODES = PRE_HEADER_FAULTS | MID_STREAM_FAULTS
-MODES = CONTENT_MODES | FAULT_MODES | {"slow_first_token"}
+MODES = CONTENT_MODES | FAULT_MODES | {"slow_first_token", "linger_after_done"}
 MODE_HEADER = "X-Fake-Mode"
 DEFAULT_TOOL = "get_weather"
 UNLIMITED = 1 << 30
@@ -79,6 +79,10 @@ class Plan:
     @property
     def slow_first_token(self) -> bool:
         return "slow_first_token" in self.modes
+
+    @property
+    def linger_after_done(self) -> bool:
+        return "linger_after_done" in self.modes
 
     @property
     def extra(self) -> bool:

@@ -422,6 +422,34 @@ def test_client_disconnect_closes_the_upstream_and_records_usage(live):
     assert record.provider_id == live.provider.pk
 
 
+def test_a_client_leaving_after_done_counts_as_a_complete_stream(live):
+    """The SDKs close as soon as `[DONE]` arrives, often before the upstream's own
+    end reaches the gateway: the stream was delivered whole, so its usage row says
+    `ok`, not `disconnected` (the upstream here keeps its connection open after
+    `[DONE]`, so the client's close always comes first)."""
+    stream = live.openai().chat.completions.with_raw_response.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "x"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"fake": {"tokens": 5, "mode": ["linger_after_done"]}},
+    )
+    request_id = stream.headers["x-request-id"]
+    chunks = list(stream.parse())
+    assert chunks[-1].usage is not None
+    sent = live.fake.recorder.last
+    assert _wait_for(lambda: sent.disconnected_at is not None)
+    assert _wait_for(
+        lambda: (
+            usage.flush() >= 0
+            and UsageRecord.objects.filter(request_id=request_id).exists()
+        )
+    )
+    record = UsageRecord.objects.get(request_id=request_id)
+    assert (record.status, record.client_disconnected) == ("ok", False)
+    assert record.completion_tokens == chunks[-1].usage.completion_tokens
+
+
 def test_usage_is_recorded_per_request_with_upstream_counts(live):
     reply = live.openai().chat.completions.with_raw_response.create(
         model=MODEL, messages=[{"role": "user", "content": "Hi there"}]

@@ -108,7 +108,19 @@ class JanserverASGIHandler(ASGIHandler):
 
         listener = asyncio.create_task(self.listen_for_disconnect(receive))
         processing = asyncio.create_task(process_request())
-        await asyncio.wait([listener, processing], return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait(
+                [listener, processing], return_when=asyncio.FIRST_COMPLETED
+            )
+        except asyncio.CancelledError:  # the server ends the request (its shutdown)
+            # Django leaves both tasks running; they would be destroyed with the event
+            # loop, a stream's usage never recorded. Cancelled, they end as on a
+            # client's disconnect.
+            for task in (listener, processing):
+                task.cancel()
+            await asyncio.gather(listener, processing, return_exceptions=True)
+            body_file.close()
+            raise
         for task in (listener, processing):
             await _settle(task)
         if not processing.cancelled() and processing.exception() is None:

@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ import pytest
 
 from inference.testing.fake_vllm_logprobs import fake_text
 from janserver.tests.live_server import ROOT, free_port
+from janserver.worker import SHUTDOWN_RESERVE_SECONDS, shutdown_deadline
 
 pytestmark = pytest.mark.server
 
@@ -155,3 +157,85 @@ def test_gunicorn_streams_a_chat_completion_and_stops_on_sigterm(
     assert without_usage[-1].choices[0].finish_reason == "stop"
     text = "".join(c.choices[0].delta.content or "" for c in without_usage)
     assert text == fake_text(TOKENS)
+
+
+def test_gunicorn_ends_a_stream_still_open_before_its_graceful_timeout(
+    tmp_path, migrated_sqlite
+):
+    """A stream that would outlast gunicorn's graceful timeout: on SIGTERM the worker
+    waits for it only until SHUTDOWN_RESERVE_SECONDS before gunicorn's deadline, then
+    ends it, records its usage (as a disconnect) and completes its shutdown, so that
+    gunicorn never has to kill it (which would lose the row)."""
+    fake_port, port = free_port(), free_port()
+    env = production_env(migrated_sqlite, port)
+    env["GUNICORN_GRACEFUL_TIMEOUT"] = str(SHUTDOWN_RESERVE_SECONDS + 2)
+    fake = [sys.executable, "-m", "inference.testing.fake_vllm"]
+    fake += ["--port", str(fake_port), "--models", MODEL]
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    with started(fake, env, f"{fake_url}/health", tmp_path / "fake.log"):
+        manage(env, "migrate", "--no-input")
+        manage(env, "addprovider", "Jan", "--base-url", f"{fake_url}/v1")
+        key = json.loads(
+            manage(
+                *(env, "createapikey", "--kind", "project", "--org", "default"),
+                *("--owner", "prod@example.com", "--json"),
+            )
+        )["key"]
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+        base = f"http://127.0.0.1:{port}"
+        log = tmp_path / "gunicorn.log"
+        body = {
+            "model": MODEL,
+            "messages": MESSAGES,
+            "stream": True,
+            "fake": {"tokens": 20_000, "delay_ms": 20},  # 400 s of tokens
+        }
+        headers = {"Authorization": f"Bearer {key}"}
+        with started(gunicorn, env, f"{base}/healthcheck", log) as server:
+            received, ended = 0, None
+            with httpx.stream(
+                "POST",
+                f"{base}/v1/chat/completions",
+                json=body,
+                headers=headers,
+                timeout=60,
+            ) as response:
+                request_id = response.headers["x-request-id"]
+                lines = response.iter_lines()
+                for line in lines:
+                    received += line.startswith("data: ")
+                    if received == 5:
+                        break
+                server.send_signal(signal.SIGTERM)
+                try:
+                    for line in lines:
+                        received += line.startswith("data: ")
+                except httpx.HTTPError as error:  # the body ends unfinished
+                    ended = error
+            assert server.wait(timeout=60) == 0, log.read_text()
+
+    output = log.read_text()
+    assert "Cancel 1 running task(s)" in output, output
+    assert "Shutdown incomplete" not in output, output
+    assert "SIGKILL" not in output, output
+    assert "WORKER TIMEOUT" not in output, output
+    assert ended is not None
+    assert 5 <= received < 20_000
+    with sqlite3.connect(migrated_sqlite) as database:
+        rows = database.execute(
+            "SELECT status, client_disconnected, completion_tokens "
+            "FROM inference_usagerecord WHERE request_id = ?",
+            (request_id,),
+        ).fetchall()
+    assert len(rows) == 1
+    status, disconnected, tokens = rows[0]
+    assert (status, disconnected) == ("disconnected", 1)
+    assert tokens >= 4
+
+
+def test_the_worker_leaves_the_lifespan_shutdown_its_time():
+    from janserver.lifespan import BACKGROUND_DRAIN_SECONDS
+
+    assert SHUTDOWN_RESERVE_SECONDS > BACKGROUND_DRAIN_SECONDS
+    assert shutdown_deadline(120) == 120 - SHUTDOWN_RESERVE_SECONDS
+    assert shutdown_deadline(5) == 1

@@ -72,7 +72,9 @@ def test_a_spent_budget_refuses_before_the_upstream_is_called(live):
     usage.flush()
     spent = month_spend(organization_id=key.organization_id, project_id=key.project_id)
     assert Decimal("0") < spent <= Decimal("0.10")
-    assert UsageRecord.objects.filter(http_status=429).count() == 2
+    assert (
+        UsageRecord.objects.filter(http_status=429, status="over_budget").count() == 2
+    )
 
 
 @pytest.mark.server

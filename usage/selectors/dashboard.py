@@ -19,6 +19,7 @@ FIGURES = (
     "requests",
     "errors",
     "rate_limited",
+    "over_budget",
     "disconnects",
     "input_tokens",
     "output_tokens",
@@ -130,8 +131,15 @@ class Figures:
         raise AttributeError(name)
 
     @property
+    def refused(self) -> int:
+        """Requests refused with 429 by the rate limits or the budgets."""
+        return self.sums["rate_limited"] + self.sums["over_budget"]
+
+    @property
     def other_errors(self) -> int:
-        return self.sums["errors"] - self.sums["rate_limited"]
+        return (
+            self.sums["errors"] - self.sums["rate_limited"] - self.sums["over_budget"]
+        )
 
     @property
     def error_rate(self) -> float:

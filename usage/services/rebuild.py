@@ -112,10 +112,12 @@ def _minutes_sql() -> str:
         minute,
         *dimensions,
         "COUNT(*)",
-        "SUM(CASE WHEN r.status IN ('client_error', 'upstream_error') THEN 1 ELSE 0 END)",
+        "SUM(CASE WHEN r.status IN ('client_error', 'upstream_error', 'rate_limited', "
+        "'over_budget') THEN 1 ELSE 0 END)",
         "SUM(CASE WHEN r.client_disconnected THEN 1 ELSE 0 END)",
-        "SUM(CASE WHEN r.status = 'client_error' AND r.http_status = 429 "
-        "THEN 1 ELSE 0 END)",
+        "SUM(CASE WHEN r.status = 'rate_limited' OR (r.status = 'client_error' "
+        "AND r.http_status = 429) THEN 1 ELSE 0 END)",
+        "SUM(CASE WHEN r.status = 'over_budget' THEN 1 ELSE 0 END)",
         "SUM(r.prompt_tokens)",
         "SUM(r.completion_tokens)",
         f"SUM(r.prompt_tokens) * MAX({input_price})",

@@ -27,10 +27,14 @@ from usage.models import (
 ROLLUP_LOCK = 0x75736167  # "usag"
 # Rows per upsert statement: far below both databases' parameter limits.
 CHUNK = 500
-ERROR_STATUSES = frozenset({"client_error", "upstream_error"})
-# A request the caller's own rate limits or budgets refused (inference.pipeline.admit):
-# a client error with status 429. An upstream's 429 is an upstream error.
-RATE_LIMITED = ("client_error", 429)
+# Requests refused at the admit step by the caller's own rate limits ("rate_limited")
+# or budgets ("over_budget") count as errors too. An upstream's 429 is an upstream
+# error. Rows written before the two were told apart say ("client_error", 429): they
+# count as rate limited.
+ERROR_STATUSES = frozenset(
+    {"client_error", "upstream_error", "rate_limited", "over_budget"}
+)
+LEGACY_REFUSAL = ("client_error", 429)
 TTFT_FIELDS = (*tuple(f"ttft_le_{bound}" for bound in TTFT_BOUNDS_MS), "ttft_slower")
 ROLLUP_KEY = (
     "width",
@@ -47,6 +51,7 @@ ROLLUP_SUMS = (
     "errors",
     "disconnects",
     "rate_limited",
+    "over_budget",
     "input_tokens",
     "output_tokens",
     "input_cost",
@@ -163,8 +168,10 @@ def _counts(row: Mapping[str, Any], price: Price) -> dict[str, float]:
         "errors": int(row.get("status") in ERROR_STATUSES),
         "disconnects": int(bool(row.get("client_disconnected"))),
         "rate_limited": int(
-            (row.get("status"), row.get("http_status")) == RATE_LIMITED
+            row.get("status") == "rate_limited"
+            or (row.get("status"), row.get("http_status")) == LEGACY_REFUSAL
         ),
+        "over_budget": int(row.get("status") == "over_budget"),
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "input_cost": input_tokens * price.input,

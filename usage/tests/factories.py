@@ -63,8 +63,8 @@ def record_mixed_usage(
     model: str = "jan-v1-4b",
 ) -> None:
     """Queue six requests of one key at `at`: three answered (TTFT 80, 300 and 600
-    ms; 10 + 20 tokens each), one upstream error, two refused by a rate limit (429,
-    no provider). Flush with ledger.flush()."""
+    ms; 10 + 20 tokens each), one upstream error, one refused by a rate limit and one by
+    a budget (429, no provider). Flush with ledger.flush()."""
     scope = {
         "organization_id": organization_id,
         "project_id": project_id,
@@ -84,10 +84,10 @@ def record_mixed_usage(
         completion_tokens=0,
         **scope,
     )
-    for _ in range(2):
+    for refusal in (UsageStatus.RATE_LIMITED, UsageStatus.OVER_BUDGET):
         record_usage(
             at=at,
-            status=UsageStatus.CLIENT_ERROR,
+            status=refusal,
             http_status=429,
             prompt_tokens=0,
             completion_tokens=0,

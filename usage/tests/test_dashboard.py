@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
-from inference import routing
+from inference import provider_health, routing
 from inference import usage as ledger
 from inference.models import Provider
 from inference.testing.fixtures import make_provider
@@ -107,7 +108,8 @@ def test_the_dashboard_shows_an_organizations_figures_from_its_rollups(
     dashboard = response.context["dashboard"]
     assert (dashboard.span.width, dashboard.span.count) == (3600, 24)
     total = dashboard.total
-    assert (total.requests, total.errors, total.rate_limited) == (18, 9, 6)
+    assert (total.requests, total.errors, total.refused) == (18, 9, 6)
+    assert (total.rate_limited, total.over_budget, total.other_errors) == (3, 3, 3)
     assert (total.input_tokens, total.output_tokens, total.ttft_count) == (90, 180, 9)
     assert total.cost == Decimal("0.00045")  # 90 x $1/M + 180 x $2/M
     assert str(total.ttft_p50) == "375 ms"  # the 4.5th of 9: 80, 80, 80, 300, ...
@@ -139,10 +141,10 @@ def test_top_projects_and_keys_rank_by_requests_and_name_their_rows(
         (first, 12),
         (second, 6),
     ]
-    assert [(row.obj.name, row.figures.rate_limited) for row in dashboard.top_keys] == [
-        ("key of Search", 4),
-        ("key of Quiet", 2),
-    ]
+    assert [
+        (row.obj.name, row.figures.rate_limited, row.figures.over_budget)
+        for row in dashboard.top_keys
+    ] == [("key of Search", 2, 2), ("key of Quiet", 1, 1)]
     html = response.content.decode()
     assert reverse("admin:orgs_project_change", args=[first.pk]) in html
     assert "key of Search" in html
@@ -176,11 +178,13 @@ def test_the_tables_hold_the_numbers_the_charts_draw(admin_client, tenants):
     assert 'id="usage-series"' in html
     label = NOON.strftime("%m-%d 12:00")
     assert f'<th scope="row" data-label="{label}">{label}</th>' in html
-    # 12:00: 12 requests, 2 other errors, 4 refused, 60 + 120 tokens.
+    # 12:00: 12 requests, 2 other errors, 2 refused by rate limits and 2 by budgets,
+    # 60 + 120 tokens.
     assert (
         '<td class="number" data-value="12">12</td>\n'
         '      <td class="number" data-value="2">2</td>\n'
-        '      <td class="number" data-value="4">4</td>\n'
+        '      <td class="number" data-value="2">2</td>\n'
+        '      <td class="number" data-value="2">2</td>\n'
         '      <td class="number" data-value="60">60</td>\n'
         '      <td class="number" data-value="120">120</td>'
     ) in html
@@ -322,13 +326,35 @@ def test_providers_show_routing_health_and_answer_a_probe(
     health = {h.provider.name: h for h in response.context["providers"]}
     assert set(health) == {"Up", "Down"}
     assert health["Up"].failed_at is None
-    assert health["Down"].failed_at is not None
+    assert (health["Down"].failed_at is not None, health["Down"].processes) == (True, 1)
     assert elsewhere.name not in response.content.decode()
     probed = admin_client.post(URL + query)
     assert probed.status_code == 200
     answers = {h.provider.pk: h.probe for h in probed.context["providers"]}
     assert answers == {up.pk: True, down.pk: False}
     assert "unreachable" in probed.content.decode()
+
+
+def test_providers_out_of_rotation_in_other_processes_are_shown(
+    admin_client, organization, monkeypatch
+):
+    """What other server processes published (inference.provider_health) counts
+    too: a provider two processes have out of rotation says so, since the first."""
+    down = make_provider("http://127.0.0.1:9/v1", name="Down")
+    make_provider("http://127.0.0.1:9/v1", name="Up")
+    for process, failed_at in (("host-a:1", 1_000.0), ("host-b:2", 2_000.0)):
+        monkeypatch.setattr(provider_health, "process_name", lambda p=process: p)
+        async_to_sync(provider_health.apublish)(down.public_id, failed_at)
+    response = admin_client.get(URL, {"organization": organization.public_id})
+    health = {
+        h.provider.name: (h.failed_at, h.processes)
+        for h in response.context["providers"]
+    }
+    assert health == {
+        "Down": (datetime.fromtimestamp(1_000.0, UTC), 2),
+        "Up": (None, 0),
+    }
+    assert "out of rotation</span> in 2 processes" in response.content.decode()
 
 
 def test_a_project_and_a_key_page_chart_their_own_usage(admin_client, tenants):
@@ -341,7 +367,7 @@ def test_a_project_and_a_key_page_chart_their_own_usage(admin_client, tenants):
         response = admin_client.get(url, {"usage_window": "30d"})
         assert response.status_code == 200
         total = response.context["usage_total"]
-        assert (total.requests, total.rate_limited) == (12, 4), url
+        assert (total.requests, total.rate_limited, total.over_budget) == (12, 2, 2)
         assert 'id="usage-object-series"' in response.content.decode()
     page = admin_client.get(
         reverse("admin:orgs_project_change", args=[second.pk]), {"usage_window": "x"}

@@ -137,7 +137,7 @@ def browsers(monkeypatch) -> Iterator[dict]:
 
 def _usage(organization, projects, providers) -> None:
     """A day of usage of two projects on two models and two providers, some of it
-    refused by limits (429) or failed upstream."""
+    refused by rate limits or budgets (429) or failed upstream."""
     ModelPriceFactory(
         model="jan-v1-4b", input_per_million="0.2", output_per_million="0.6"
     )
@@ -167,7 +167,9 @@ def _usage(organization, projects, providers) -> None:
                     project_id=project.pk,
                     api_key_id=key.pk,
                     model=model,
-                    status=UsageStatus.CLIENT_ERROR,
+                    status=UsageStatus.RATE_LIMITED
+                    if hours_ago % 2
+                    else UsageStatus.OVER_BUDGET,
                     http_status=429,
                     prompt_tokens=0,
                     completion_tokens=0,

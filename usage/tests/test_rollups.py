@@ -240,27 +240,31 @@ def test_a_rebuild_reproduces_what_the_flushes_built(key, organization):
 
 
 def test_requests_refused_by_limits_or_budgets_are_counted_apart(key):
-    """A 429 of the caller's own limits (a client error) counts in rate_limited and
-    errors; an upstream's 429 (an upstream error) only in errors."""
+    """A 429 of the caller's own rate limits counts in rate_limited and errors, one of
+    its budgets in over_budget and errors, an upstream's 429 (an upstream error) only
+    in errors; a row written before the two were told apart (a client error with
+    429) counts as rate limited. A rebuild from the raw rows agrees."""
     record_usage(at=NOON, **scoped(key))
-    for _ in range(2):
+    record_usage(
+        at=NOON, **scoped(key), status=UsageStatus.RATE_LIMITED, http_status=429
+    )
+    record_usage(
+        at=NOON, **scoped(key), status=UsageStatus.CLIENT_ERROR, http_status=429
+    )
+    for _ in range(3):
         record_usage(
-            at=NOON, **scoped(key), status=UsageStatus.CLIENT_ERROR, http_status=429
+            at=NOON, **scoped(key), status=UsageStatus.OVER_BUDGET, http_status=429
         )
     record_usage(
         at=NOON, **scoped(key), status=UsageStatus.UPSTREAM_ERROR, http_status=429
     )
     ledger.flush()
-    for width in (MINUTE, HOUR, DAY):
-        rollup = UsageRollup.objects.get(width=width)
-        assert (rollup.requests, rollup.errors, rollup.rate_limited) == (4, 3, 2)
-    UsageRollup.objects.update(rate_limited=0)
+    counted = ("requests", "errors", "rate_limited", "over_budget")
+    expected = [(width, 7, 6, 2, 3) for width in (MINUTE, HOUR, DAY)]
+    assert sorted(UsageRollup.objects.values_list("width", *counted)) == expected
+    UsageRollup.objects.update(rate_limited=0, over_budget=0, errors=0)
     usage_rollups_rebuild(since=NOON, until=NOON + _seconds(86400))
-    assert sorted(UsageRollup.objects.values_list("width", "rate_limited")) == [
-        (MINUTE, 2),
-        (HOUR, 2),
-        (DAY, 2),
-    ]
+    assert sorted(UsageRollup.objects.values_list("width", *counted)) == expected
 
 
 def test_the_migration_counts_the_refusals_of_existing_rollups(key):
