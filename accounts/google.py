@@ -1,9 +1,6 @@
 """Google login through django-allauth: the authorization URL and the code exchange."""
 
-import hashlib
-import hmac
 import logging
-import secrets
 
 import jwt
 from allauth.socialaccount.adapter import get_adapter
@@ -11,9 +8,7 @@ from allauth.socialaccount.models import SocialApp, SocialLogin
 from allauth.socialaccount.providers.base import ProviderException
 from allauth.socialaccount.providers.google.provider import GoogleProvider
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
-from allauth.socialaccount.providers.oauth2.utils import generate_code_challenge
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import (
     MultipleObjectsReturned,
     PermissionDenied,
@@ -23,14 +18,13 @@ from django.http import HttpRequest
 from requests import RequestException
 
 from accounts.adapters import GoogleAdapter
-from accounts.services import GoogleIdentity, google_login
+from accounts.oauth_state import state_issue, state_take
+from accounts.services import SocialIdentity, social_login
 from accounts.tokens import TokenPair
 from janserver.errors import ServiceUnavailable, Unauthenticated
 
 logger = logging.getLogger("janserver.auth")
 
-STATE_TTL_SECONDS = 600
-STATE_BYTES = 32
 SCOPE = {"openid", "email", "profile"}
 # What a failed exchange or ID-token check raises inside allauth, requests and PyJWT
 # (KeyError/ValueError: malformed JSON from the token or certificate endpoint).
@@ -65,10 +59,6 @@ def _provider(request: HttpRequest) -> GoogleProvider:
     return provider
 
 
-def _state_key(state: str) -> str:
-    return "accounts:google-state:" + hashlib.sha256(state.encode()).hexdigest()
-
-
 def google_login_start(*, request: HttpRequest) -> tuple[str, str]:
     """Return Google's authorization URL and its one-time `state`.
 
@@ -77,34 +67,17 @@ def google_login_start(*, request: HttpRequest) -> tuple[str, str]:
     provider = _provider(request)
     adapter = GoogleAdapter(request)
     client = adapter.get_client(request, provider.app)
-    client.state = secrets.token_urlsafe(STATE_BYTES)
-    pkce = generate_code_challenge()
-    cache.set(_state_key(client.state), pkce["code_verifier"], STATE_TTL_SECONDS)
-    params = {
-        **provider.get_auth_params(),
-        "code_challenge": pkce["code_challenge"].decode("ascii"),
-        "code_challenge_method": pkce["code_challenge_method"],
-    }
+    client.state, pkce = state_issue(provider_id=GoogleAdapter.provider_id)
+    params = {**provider.get_auth_params(), **pkce}
     scope = sorted(SCOPE | set(provider.get_scope()))
     url = client.get_redirect_url(adapter.authorize_url, scope, params)
     return url, client.state
 
 
-def _state_take(*, state: str, expected: str | None) -> str:
-    """Consume a state that matches the cookie's and return its PKCE verifier."""
-    if not expected or not hmac.compare_digest(state.encode(), expected.encode()):
-        raise Unauthenticated()
-    key = _state_key(state)
-    verifier = cache.get(key)
-    # Of two concurrent callbacks with one state, only the one that deletes it goes on.
-    if verifier is None or not cache.delete(key):
-        raise Unauthenticated()
-    return verifier
-
-
-def _identity(login: SocialLogin) -> GoogleIdentity:
+def _identity(login: SocialLogin) -> SocialIdentity:
     claims = dict(login.account.extra_data)
-    return GoogleIdentity(
+    return SocialIdentity(
+        provider=GoogleAdapter.provider_id,
         uid=login.account.uid,
         email=str(claims.get("email") or ""),
         email_verified=claims.get("email_verified") in (True, "true"),
@@ -115,7 +88,7 @@ def _identity(login: SocialLogin) -> GoogleIdentity:
 
 def _identity_fetch(
     *, request: HttpRequest, provider: GoogleProvider, code: str, verifier: str
-) -> GoogleIdentity:
+) -> SocialIdentity:
     adapter = GoogleAdapter(request, code=code)
     try:
         client = adapter.get_client(request, provider.app)
@@ -139,15 +112,18 @@ def google_login_complete(
     expected_state: str | None,
     refresh: str | None,
 ) -> TokenPair:
-    """Finish a Google login and start a session (see services.google_login).
+    """Finish a Google login and start a session (see services.social_login).
 
-    `state` must equal `expected_state` (the state cookie) and be unused; the code is
-    exchanged with its PKCE verifier and the ID token verified (signature, issuer,
-    audience, expiry). Every failure is the one Unauthenticated.
+    `state` must equal `expected_state` (the state cookie) and be unused (InvalidState,
+    400, like Jan); the code is exchanged with its PKCE verifier and the ID token
+    verified (signature, issuer, audience, expiry). Every failure of the identity is
+    the one Unauthenticated.
     """
     provider = _provider(request)
-    verifier = _state_take(state=state, expected=expected_state)
+    verifier = state_take(
+        provider_id=GoogleAdapter.provider_id, state=state, expected=expected_state
+    )
     identity = _identity_fetch(
         request=request, provider=provider, code=code, verifier=verifier
     )
-    return google_login(identity=identity, refresh=refresh)
+    return social_login(identity=identity, refresh=refresh, link_by_email=True)

@@ -2,6 +2,8 @@
 
 from typing import Any, ClassVar
 
+from allauth.account import models as allauth_account_models
+from allauth.socialaccount import models as allauth_social_models
 from django.contrib.auth.models import (
     AbstractBaseUser,
     BaseUserManager,
@@ -119,3 +121,26 @@ class LoginSession(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+# django-allauth's models, shown in the admin's one "Accounts" section (accounts/admin.py):
+# proxies, so that they keep allauth's tables.
+class EmailAddress(allauth_account_models.EmailAddress):
+    class Meta:
+        proxy = True
+        verbose_name = "email address"
+        verbose_name_plural = "email addresses"
+
+
+class SocialApp(allauth_social_models.SocialApp):
+    class Meta:
+        proxy = True
+        verbose_name = "identity provider (social application)"
+        verbose_name_plural = "identity providers (social applications)"
+
+
+class SocialAccount(allauth_social_models.SocialAccount):
+    class Meta:
+        proxy = True
+        verbose_name = "linked identity (social account)"
+        verbose_name_plural = "linked identities (social accounts)"

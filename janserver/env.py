@@ -1,5 +1,6 @@
 """Typed readers for environment variables, used by janserver/settings.py only."""
 
+import json
 import os
 import re
 
@@ -76,3 +77,62 @@ def cors_origin_rules(entries: list[str]) -> tuple[list[str], list[str]]:
         suffix = re.escape(host[2:].rstrip("/"))
         patterns.append(rf"(?i)^{scheme}://([a-z0-9-]+\.)+{suffix}$")
     return exact, patterns
+
+
+OIDC_REQUIRED_FIELDS = ("id", "server_url", "client_id", "redirect_url")
+OIDC_OPTIONAL_FIELDS = ("name", "secret", "email_domains", "require_verified_email")
+
+
+def _oidc_app(index: int, entry: object) -> dict[str, object]:
+    where = f"OIDC_PROVIDERS[{index}]"
+    if not isinstance(entry, dict):
+        raise ImproperlyConfigured(f"{where} must be a JSON object.")
+    missing = [f for f in OIDC_REQUIRED_FIELDS if not entry.get(f)]
+    unknown = set(entry) - {*OIDC_REQUIRED_FIELDS, *OIDC_OPTIONAL_FIELDS}
+    if missing or unknown:
+        raise ImproperlyConfigured(
+            f"{where}: missing {missing or 'nothing'}, unknown {sorted(unknown) or 'nothing'} "
+            f"(fields: {', '.join(OIDC_REQUIRED_FIELDS + OIDC_OPTIONAL_FIELDS)})."
+        )
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", str(entry["id"])):
+        raise ImproperlyConfigured(
+            f"{where}.id must be a lowercase slug: {entry['id']!r}."
+        )
+    domains = entry.get("email_domains") or []
+    if not isinstance(domains, list):
+        raise ImproperlyConfigured(f"{where}.email_domains must be a list of domains.")
+    settings = {
+        "server_url": entry["server_url"],
+        "redirect_url": entry["redirect_url"],
+        "email_domains": domains,
+        "require_verified_email": bool(entry.get("require_verified_email", True)),
+    }
+    return {
+        "provider_id": entry["id"],
+        "name": entry.get("name") or entry["id"],
+        "client_id": entry["client_id"],
+        "secret": entry.get("secret", ""),
+        "settings": settings,
+    }
+
+
+def oidc_apps(name: str) -> list[dict[str, object]]:
+    """Read django-allauth openid_connect APPS from a JSON list of providers.
+
+    Each entry: {"id", "server_url", "client_id", "redirect_url"} and optionally
+    "name", "secret", "email_domains" (a list) and "require_verified_email" (true).
+    """
+    raw = env_str(name)
+    if not raw:
+        return []
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a JSON list of objects.") from None
+    if not isinstance(entries, list):
+        raise ImproperlyConfigured(f"{name} must be a JSON list of objects.")
+    apps = [_oidc_app(index, entry) for index, entry in enumerate(entries)]
+    ids = [app["provider_id"] for app in apps]
+    if len(set(ids)) != len(ids):
+        raise ImproperlyConfigured(f"{name} names a provider id twice.")
+    return apps

@@ -15,6 +15,7 @@ from janserver.env import (
     env_int,
     env_list,
     env_str,
+    oidc_apps,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -92,6 +93,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.openid_connect",
     "janserver",
     "accounts",
     "orgs",
@@ -354,10 +356,46 @@ SIMPLE_JWT = {
 OAUTH2_GOOGLE_CLIENT_ID = env_str("OAUTH2_GOOGLE_CLIENT_ID")
 OAUTH2_GOOGLE_CLIENT_SECRET = env_str("OAUTH2_GOOGLE_CLIENT_SECRET")
 OAUTH2_GOOGLE_REDIRECT_URL = env_str("OAUTH2_GOOGLE_REDIRECT_URL")
+# Email and password accounts through django-allauth's account forms and flows
+# (accounts/passwords.py): SIGNUP_MODE open, invite (an organization invite's code) or
+# closed; EMAIL_VERIFICATION mandatory, optional or none. Links in the mails are the
+# front end's pages with `?key=<key>` (just the key when unset).
+SIGNUP_MODES = ("open", "invite", "closed")
+SIGNUP_MODE = env_str("SIGNUP_MODE", "closed").lower()
+if SIGNUP_MODE not in SIGNUP_MODES:
+    raise ImproperlyConfigured(f"SIGNUP_MODE must be one of {', '.join(SIGNUP_MODES)}.")
+EMAIL_VERIFICATION_URL = env_str("EMAIL_VERIFICATION_URL")
+PASSWORD_RESET_URL = env_str("PASSWORD_RESET_URL")
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
-ACCOUNT_SIGNUP_FIELDS = ["email*"]
-ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = env_str("EMAIL_VERIFICATION", "mandatory").lower()
+if ACCOUNT_EMAIL_VERIFICATION not in ("mandatory", "optional", "none"):
+    raise ImproperlyConfigured(
+        "EMAIL_VERIFICATION must be mandatory, optional or none."
+    )
+ACCOUNT_PREVENT_ENUMERATION = True
+# A password reset asked for an unknown address sends nothing (the answer is the same).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[janserver] "
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # reset links work for a day
+# allauth's throttles, in the shared cache: failed logins per IP and per account
+# (email), signups per IP, reset requests per IP and per email, reset confirmations per
+# IP, verification mails per address.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
+    "signup": env_str("SIGNUP_RATE_LIMIT", "20/m/ip"),
+    "reset_password": env_str("PASSWORD_RESET_RATE_LIMIT", "20/m/ip,5/m/key"),
+    "reset_password_from_key": "20/m/ip",
+    "confirm_email": "1/3m/key",
+}
 SOCIALACCOUNT_PROVIDERS = {
     "google": {
         "APPS": [
@@ -373,7 +411,14 @@ SOCIALACCOUNT_PROVIDERS = {
         "AUTH_PARAMS": {"access_type": "online"},
         "OAUTH_PKCE_ENABLED": True,
         "FETCH_USERINFO": False,
-    }
+    },
+    # Single sign-on with any OpenID Connect provider (Keycloak, Microsoft Entra ID,
+    # Okta, ...): apps from OIDC_PROVIDERS here, and SocialApp rows (provider
+    # "openid_connect") added in the admin. See README, "Single sign-on".
+    "openid_connect": {
+        "APPS": oidc_apps("OIDC_PROVIDERS"),
+        "OAUTH_PKCE_ENABLED": True,
+    },
 }
 
 # Who a credential is stays cached in each process; changes are broadcast on the channel

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.tokens import TokenPair
 
-# Long enough for any Google authorization code; the state is ours (43 characters).
+# Long enough for any provider's authorization code; the state is ours (43 characters).
 CODE_MAX_LENGTH = 2048
 STATE_MAX_LENGTH = 256
 
@@ -38,14 +38,67 @@ class MeSerializer(serializers.ModelSerializer):
         return "me"
 
 
-class GoogleLoginUrlSerializer(serializers.Serializer):
+class LoginUrlSerializer(serializers.Serializer):
+    """`<provider>.login.url`, as Jan's `google.login.url`."""
+
     object = serializers.SerializerMethodField()
     url = serializers.CharField()
 
     def get_object(self, data: dict[str, Any]) -> str:
-        return "google.login.url"
+        return f"{self.context['provider']}.login.url"
 
 
-class GoogleCallbackSerializer(serializers.Serializer):
+class OAuthCallbackSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=CODE_MAX_LENGTH)
     state = serializers.CharField(max_length=STATE_MAX_LENGTH)
+
+
+EMAIL_MAX_LENGTH = 254
+PASSWORD_MAX_LENGTH = 4096
+KEY_MAX_LENGTH = 512
+
+
+def _password() -> serializers.CharField:
+    # Passwords are taken as typed: spaces count.
+    return serializers.CharField(max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False)
+
+
+class SignupSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=EMAIL_MAX_LENGTH)
+    password = _password()
+    invite_code = serializers.CharField(
+        max_length=STATE_MAX_LENGTH, required=False, default=""
+    )
+
+
+class LoginSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=EMAIL_MAX_LENGTH)
+    password = _password()
+
+
+class VerifyEmailSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=KEY_MAX_LENGTH)
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=EMAIL_MAX_LENGTH)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=KEY_MAX_LENGTH)
+    password = _password()
+
+
+class VerificationSentSerializer(serializers.Serializer):
+    object = serializers.CharField(default="email.verification_sent")
+    email = serializers.CharField()
+
+
+class EmailVerifiedSerializer(serializers.Serializer):
+    object = serializers.CharField(default="email.verified")
+    email = serializers.CharField()
+
+
+class StatusSerializer(serializers.Serializer):
+    object = serializers.CharField()
+    status = serializers.CharField(default="ok")

@@ -1,6 +1,7 @@
 """The user admin: email logins, lowercase emails, a read-only public id."""
 
 import pytest
+from allauth.socialaccount.models import SocialApp
 from django.urls import reverse
 
 from accounts.models import User
@@ -114,3 +115,52 @@ def test_user_changelist_filters(admin_client, superuser, query, expected):
     url = reverse("admin:accounts_user_changelist")
     response = admin_client.get(url, query)
     assert list(response.context["cl"].result_list) == [users[expected]]
+
+
+def test_admin_index_shows_one_accounts_section_with_allauths_models(admin_client):
+    """Users, email addresses, identity providers and linked identities: one section."""
+    response = admin_client.get(reverse("admin:index"))
+    sections = [app["name"] for app in response.context["app_list"]]
+    assert sections.count("Accounts") == 1
+    assert "Social Accounts" not in sections
+    [accounts] = [
+        app for app in response.context["app_list"] if app["name"] == "Accounts"
+    ]
+    assert {model["object_name"] for model in accounts["models"]} == {
+        "User",
+        "EmailAddress",
+        "SocialApp",
+        "SocialAccount",
+    }
+
+
+def test_allauths_models_open_in_the_admin(admin_client, user):
+    """The proxies serve allauth's own admin pages (lists and the provider form)."""
+    for name in ("emailaddress", "socialapp", "socialaccount"):
+        response = admin_client.get(reverse(f"admin:accounts_{name}_changelist"))
+        assert response.status_code == 200
+    assert admin_client.get(reverse("admin:accounts_socialapp_add")).status_code == 200
+
+
+def test_an_identity_provider_is_added_in_the_admin(admin_client):
+    """The add form stores an allauth openid_connect app with its settings JSON."""
+
+    data = {
+        "provider": "openid_connect",
+        "provider_id": "keycloak",
+        "name": "Keycloak",
+        "client_id": "janserver",
+        "secret": "a-client-secret",
+        "key": "",
+        "settings": '{"server_url": "https://sso.example.com/realms/acme", '
+        '"redirect_url": "https://app.example.com/auth/keycloak/callback"}',
+    }
+    response = admin_client.post(reverse("admin:accounts_socialapp_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    app = SocialApp.objects.get()
+    assert (app.provider, app.provider_id, app.client_id) == (
+        "openid_connect",
+        "keycloak",
+        "janserver",
+    )
+    assert app.settings["server_url"] == "https://sso.example.com/realms/acme"

@@ -22,6 +22,7 @@ from django.core.cache import cache
 
 from accounts.google import GoogleNotConfigured
 from accounts.models import User
+from accounts.oauth_state import InvalidState
 from accounts.tests.factories import UserFactory
 from janserver import auth_cache
 from orgs.models import Project
@@ -35,6 +36,14 @@ KID = "test-kid-1"
 REFRESH = "jan_refresh_token"
 ADA = ("ada@example.com", "Ada Lovelace", False)  # email, name, is_guest
 STATE = "jan_oauth_state"
+INVALID_STATE = {
+    "error": {
+        "message": InvalidState.default_message,
+        "type": "invalid_request_error",
+        "param": "state",
+        "code": "invalid_state",
+    }
+}
 UNAUTHENTICATED = {
     "error": {
         "message": "Incorrect or missing API key or access token.",
@@ -317,33 +326,46 @@ def test_an_existing_google_user_is_not_merged_into_a_guest(client, google, goog
     assert User.objects.filter(is_guest=True).count() == 1
 
 
-def test_replayed_state_is_401(client, google, google_key):
+def test_replayed_state_is_400(client, google, google_key):
     """A state (and its code) works once, even though Google would answer again."""
     _, cookie = start(client)
     google.post(ACCESS_TOKEN_URL, json=token_response(id_token(google_key)))
     assert callback(client, state=cookie.value).status_code == 200
     client.cookies[STATE] = cookie.value
     replay = callback(client, state=cookie.value)
-    assert replay.status_code == 401
-    assert replay.json() == UNAUTHENTICATED
+    assert replay.status_code == 400
+    assert replay.json() == INVALID_STATE
     assert len([c for c in google.calls if c.request.url == ACCESS_TOKEN_URL]) == 1
 
 
 @dataclass
 class Attempt:
-    """One callback: what Google's token endpoint says and which state is sent."""
+    """One callback: what Google's token endpoint says."""
 
     claims: dict[str, Any] = field(default_factory=dict)
     signer: str = "google"
     token_status: int = 200
     token_body: dict[str, Any] | None = None
-    body_state: str | None = None
-    cookie: bool = True
+
+
+@pytest.mark.parametrize("cookie", ["other", "missing"])
+def test_a_state_that_does_not_match_the_cookie_is_400_like_jan(
+    client, google, google_key, cookie
+):
+    """Jan answers 400 when the state differs from its cookie; Google is not asked."""
+    _, state_cookie = start(client)
+    if cookie == "missing":
+        client.cookies.pop(STATE)
+    response = callback(
+        client, state="a" * 43 if cookie == "other" else state_cookie.value
+    )
+    assert response.status_code == 400
+    assert response.json() == INVALID_STATE
+    assert response.cookies[STATE]["max-age"] == 0
+    assert not [c for c in google.calls if c.request.url == ACCESS_TOKEN_URL]
 
 
 FAILURES = {
-    "wrong-state": Attempt(body_state="a" * 43),
-    "missing-state-cookie": Attempt(cookie=False),
     "bad-signature": Attempt(signer="other"),
     "wrong-audience": Attempt(
         claims={"aud": "someone-else.apps.googleusercontent.com"}
@@ -377,9 +399,7 @@ def test_every_failure_is_the_same_401(client, google, google_key, other_key, na
     _, cookie = start(client)
     body = attempt.token_body or token_response(_signed(attempt, google_key, other_key))
     google.post(ACCESS_TOKEN_URL, json=body, status=attempt.token_status)
-    if not attempt.cookie:
-        client.cookies.pop(STATE)
-    response = callback(client, state=attempt.body_state or cookie.value)
+    response = callback(client, state=cookie.value)
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
     assert response["WWW-Authenticate"] == "Bearer"

@@ -88,7 +88,7 @@ localhost
 {{- end -}}
 
 {{- define "jan-api-gateway.optionalSecretKeys" -}}
-["SMTP_PASSWORD", "OAUTH2_GOOGLE_CLIENT_SECRET", "SERPER_API_KEY", "METRICS_TOKEN"]
+["SMTP_PASSWORD", "OAUTH2_GOOGLE_CLIENT_SECRET", "OIDC_PROVIDERS", "SERPER_API_KEY", "METRICS_TOKEN"]
 {{- end -}}
 
 {{/* Which Secret holds a key: the chart's when its value was given, else existingSecret. */}}
