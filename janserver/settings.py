@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from janserver.env import (
     cors_origin_rules,
     env_bool,
+    env_file_load,
     env_float,
     env_int,
     env_list,
@@ -19,6 +20,10 @@ from janserver.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_LOADED_AT = datetime.now(tz=UTC)
+# Local development: the checkout's .env that `make run` writes (DEBUG on, generated
+# secrets), read only when it turns DEBUG on. Production reads an env file only when
+# JANSERVER_ENV_FILE names one. Variables already in the environment win.
+ENV_FILE = env_file_load(BASE_DIR / ".env")
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 

@@ -25,6 +25,7 @@ def load_settings(code: str = "", **env: str) -> subprocess.CompletedProcess[str
         for k, v in os.environ.items()
         if not k.startswith(("DJANGO_", "JWT_", "APIKEY_", "DATABASE_", "REDIS_"))
     }
+    clean["JANSERVER_ENV_FILE"] = ""  # never the checkout's own .env
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-c", f"import janserver.settings as s\n{code}"],
