@@ -254,7 +254,12 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Security: safe by default; `check --deploy` passes with production settings.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthcheck$", r"^readyz$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [
+    r"^healthcheck$",
+    r"^(v1/)?healthz$",
+    r"^(v1/)?readyz$",
+    r"^metrics$",
+]
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -296,6 +301,8 @@ CORS_ALLOW_HEADERS = (
     "openai-project",
     "x-provider-data",
     "idempotency-key",
+    # An API key sent the way Jan's clients do (janserver.auth.API_KEY_HEADER).
+    "x-api-key",
     # The MCP streamable HTTP transport (/v1/mcp).
     "mcp-session-id",
     "mcp-protocol-version",

@@ -121,8 +121,7 @@ def admin_hint(base: str) -> list[str]:
     if get_user_model().objects.filter(is_superuser=True, is_active=True).exists():
         return [f"Admin: {base}/admin/"]
     return [
-        "No admin user yet: create the first one (then log in at "
-        f"{base}/admin/) with",
+        f"No admin user yet: create the first one (then log in at {base}/admin/) with",
         f"  {ADMIN_COMMAND}",
     ]
 

@@ -113,7 +113,7 @@ def fresh_clone(destination: Path) -> Path:
     """The checkout's files as a clone has them (tracked and new, not ignored ones),
     with the test run's virtualenv as .venv."""
     listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
         capture_output=True,
         check=True,
@@ -142,7 +142,7 @@ def shell(clone: Path, line: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     env.pop("MAKEFLAGS", None)
     env.pop("MFLAGS", None)
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         ["/bin/sh", "-c", line],
         cwd=clone,
         env=env,
@@ -173,7 +173,7 @@ def test_make_run_env_then_the_readme_createapikey_line_works_as_typed(tmp_path)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip().splitlines()[-1]
     assert key.startswith("sk-project_")
-    check = "from orgs.services import api_key_verify; api_key_verify(secret=%r)" % key
+    check = f"from orgs.services import api_key_verify; api_key_verify(secret={key!r})"
     verified = shell(clone, f".venv/bin/python manage.py shell -c {shlex.quote(check)}")
     assert verified.returncode == 0, verified.stderr
     assert (clone / "db.sqlite3").exists()  # the SQLite path of the .env
