@@ -410,6 +410,9 @@ except ValueError as _error:
 # Inference: the upstream (vLLM) client. Timeouts in seconds.
 JAN_INFERENCE_SETUP = env_bool("JAN_INFERENCE_SETUP", False)
 JAN_INFERENCE_MODEL_URL = env_str("JAN_INFERENCE_MODEL_URL")
+# What serves it: vllm, llama.cpp (the gateway then sends no X-Request-Id, which
+# llama.cpp refuses) or openai.
+JAN_INFERENCE_VENDOR = env_str("JAN_INFERENCE_VENDOR", "vllm")
 UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS = env_float("UPSTREAM_FIRST_BYTE_TIMEOUT", 120.0)
 UPSTREAM_IDLE_TIMEOUT_SECONDS = env_float("UPSTREAM_IDLE_TIMEOUT", 120.0)

@@ -45,7 +45,11 @@ def provider_bootstrap(*, model_url: str | None) -> str | None:
     call_command("bootstrap")
     if model_url is None:
         return None
-    with override_settings(JAN_INFERENCE_SETUP=True, JAN_INFERENCE_MODEL_URL=model_url):
+    with override_settings(
+        JAN_INFERENCE_SETUP=True,
+        JAN_INFERENCE_MODEL_URL=model_url,
+        JAN_INFERENCE_VENDOR=ProviderVendor.LLAMA_CPP,
+    ):
         provider = jan_provider_setup()
     if provider is None:
         return None
