@@ -335,3 +335,15 @@ def test_a_stop_signal_while_the_model_loads_stops_the_model_server(
     [server] = started
     assert server.returncode is not None
     assert not (tmp_path / processes.PID_FILE).exists()
+
+
+@pytest.mark.django_db
+def test_the_banner_tells_how_to_create_the_first_admin_user(django_user_model):
+    """Until an admin user exists, `make run` prints the createsuperuser line; then
+    only where the admin is."""
+    base = "http://127.0.0.1:8080"
+    hint = bootstrap.admin_hint(base)
+    assert hint[-1].strip() == ".venv/bin/python manage.py createsuperuser"
+    assert f"{base}/admin/" in hint[0]
+    django_user_model.objects.create_superuser(email="boss@example.com", password="x")
+    assert bootstrap.admin_hint(base) == [f"Admin: {base}/admin/"]

@@ -124,3 +124,11 @@ def test_the_admin_is_titled_for_janserver(client):
     assert "<title>Log in | janserver admin</title>" in page
     assert "janserver administration" in page
     assert "Django administration" not in page
+
+
+def test_the_admin_index_is_titled_for_janserver(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert (
+        "<title>Organizations, users, keys and models | janserver admin</title>" in page
+    )
+    assert "janserver administration" in page
