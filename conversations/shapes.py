@@ -19,7 +19,9 @@ def content_rendered(content: Any) -> Any:
 def _part_rendered(part: Any) -> Any:
     if not isinstance(part, dict) or part.get("type") != "output_text":
         return part
-    missing = {key: [] for key in OUTPUT_TEXT_LISTS if part.get(key) is None}
+    missing: dict[str, list[Any]] = {
+        key: [] for key in OUTPUT_TEXT_LISTS if part.get(key) is None
+    }
     return {**part, **missing} if missing else part
 
 

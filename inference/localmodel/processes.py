@@ -40,7 +40,7 @@ def exit_on_signal(signum: int, frame: object) -> NoReturn:
 def stop_signals_handle() -> dict[int, Any]:
     """SIGTERM (a process manager), SIGINT (Ctrl-C, or kill -INT) and SIGHUP alike
     unwind `serve` to where it stops its children; return the handlers replaced."""
-    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    previous: dict[int, Any] = {s: signal.getsignal(s) for s in STOP_SIGNALS}
     for signum in STOP_SIGNALS:
         signal.signal(signum, exit_on_signal)
     return previous
