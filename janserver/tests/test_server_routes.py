@@ -132,3 +132,12 @@ def test_the_admin_index_is_titled_for_janserver(admin_client):
         "<title>Organizations, users, keys and models | janserver admin</title>" in page
     )
     assert "janserver administration" in page
+
+
+def test_readyz_reaches_the_configured_redis(client, settings):
+    """Against a real Redis (CI runs with REDIS_URL), readiness reports it answering."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (CI runs with Redis)")
+    response = client.get("/v1/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["redis"] == "ok"
