@@ -29,17 +29,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+# The local settings (DEBUG on, generated secrets, the SQLite path) that settings.py
+# reads, so that `manage.py` commands work as typed; written once, never overwritten.
+.env: | $(VENV)/.installed
+	$(BIN)/python -m janserver.localenv $@
+
 ## run: set up, migrate, bootstrap and serve on http://127.0.0.1:8080 (SQLite, DEBUG on),
 ## with a local model on 127.0.0.1:8101 (installed the first time; never fatal)
 run: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
-run: venv
+run: venv .env
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py localmodel serve --host $(HOST) --port $(PORT) \
 		--model-port $(LOCAL_MODEL_PORT) $(if $(filter 0,$(LOCAL_MODEL)),--no-model,--install-once)
 
 ## local-model: build llama-cpp-python (5 to 10 minutes, once) and install the SmolLM2 model
 local-model: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
-local-model: venv
+local-model: venv .env
 	$(BIN)/python manage.py localmodel install $(if $(filter 1,$(LOCAL_MODEL_REBUILD)),--rebuild)
 
 ## test: set up and run the whole test suite, in TEST_WORKERS processes (pytest-xdist)
@@ -61,11 +66,11 @@ format: venv
 	$(BIN)/ruff format .
 
 migrate: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
-migrate: venv
+migrate: venv .env
 	$(BIN)/python manage.py migrate --no-input
 
 superuser: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
-superuser: venv
+superuser: venv .env
 	$(BIN)/python manage.py createsuperuser
 
 clean:

@@ -12,7 +12,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-if os.environ.get("DJANGO_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
+from dotenv import dotenv_values
+
+# The production server never reads the checkout's .env (local development's own);
+# JANSERVER_ENV_FILE names a file for it to read (janserver.env.env_file_load).
+os.environ.setdefault("JANSERVER_ENV_FILE", "")
+_env_file = os.environ["JANSERVER_ENV_FILE"].strip()
+_debug = os.environ.get("DJANGO_DEBUG")
+if _debug is None and _env_file:
+    _debug = dotenv_values(_env_file).get("DJANGO_DEBUG")
+
+if (_debug or "").strip().lower() in {"1", "true", "yes", "on"}:
     # Debug pages leak internals and DEBUG allows insecure generated secrets.
     sys.exit(
         "DJANGO_DEBUG is on: the production server refuses to start. Unset it (and set "

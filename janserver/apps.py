@@ -8,6 +8,11 @@ class JanserverConfig(AppConfig):
     verbose_name = "janserver"
 
     def ready(self) -> None:
+        from django.contrib import admin
+
+        admin.site.site_header = "janserver administration"
+        admin.site.site_title = "janserver admin"
+        admin.site.index_title = "Organizations, users, keys and models"
         from janserver import auth_signals, checks  # noqa: F401 - they register themselves
         from janserver.api import schema_extensions  # noqa: F401
 

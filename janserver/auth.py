@@ -1,5 +1,8 @@
 """Authentication: Bearer API keys and access JWTs resolved to a Principal, sync and async.
 
+An API key may come in `X-API-Key` instead (Jan's clients send it there); a Bearer
+credential wins when both are present.
+
 A warm request does no database query: principals come from the per-process cache in
 janserver.auth_cache, which every change to a key, user or session invalidates.
 """
@@ -36,6 +39,7 @@ USER_FIELDS = (
     "date_joined",
 )
 KEY_PREFIX = "sk-"
+API_KEY_HEADER = "X-API-Key"
 
 
 def principal_user(principal: Principal) -> User:
@@ -137,6 +141,20 @@ def _bearer(header: str | None) -> str | None:
     return credential.strip()
 
 
+def _credential(request: HttpRequest) -> str | None:
+    """The request's credential: `Authorization: Bearer …`, else an API key in
+    X-API-Key (never a login token there); None when it carries neither."""
+    credential = _bearer(request.headers.get("Authorization"))
+    if credential is not None:
+        return credential
+    key = request.headers.get(API_KEY_HEADER, "").strip()
+    if not key:
+        return None
+    if not key.startswith(KEY_PREFIX):
+        raise Unauthenticated()
+    return key
+
+
 def _check(principal: Principal | None) -> Principal:
     if principal is None:
         raise Unauthenticated()
@@ -213,7 +231,7 @@ def _verified(client: str, step: Any) -> Principal:
 def authenticate(request: HttpRequest) -> Principal | None:
     """Return the caller's Principal, None without credentials; raise Unauthenticated,
     or RateLimited for a client whose credentials keep failing (AUTH_FAILURE_RATE)."""
-    credential = _bearer(request.headers.get("Authorization"))
+    credential = _credential(request)
     if credential is None:
         return None
     client = _client(request)
@@ -226,7 +244,7 @@ def authenticate(request: HttpRequest) -> Principal | None:
 
 async def aauthenticate(request: HttpRequest) -> Principal | None:
     """See authenticate(). A warm cache answers without leaving the event loop."""
-    credential = _bearer(request.headers.get("Authorization"))
+    credential = _credential(request)
     if credential is None:
         return None
     client = _client(request)
@@ -305,7 +323,8 @@ def flush_key_usage() -> None:
 
 
 class BearerAuthentication(authentication.BaseAuthentication):
-    """DRF authentication for `Authorization: Bearer sk-…` keys and access JWTs."""
+    """DRF authentication for `Authorization: Bearer sk-…` keys and access JWTs, and
+    keys in X-API-Key."""
 
     def authenticate(self, request: Request) -> tuple[User, Principal] | None:
         principal = authenticate(request._request)

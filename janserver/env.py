@@ -3,11 +3,51 @@
 import json
 import os
 import re
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import dotenv_values
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+# The settings module of `manage.py`, `make run` and the servers; the test settings
+# never read the checkout's .env, so a developer's local file cannot change a test.
+PROJECT_SETTINGS = "janserver.settings"
+
+
+def env_file_load(local: Path) -> Path | None:
+    """Add the variables of an env file to os.environ (the environment wins); return it.
+
+    JANSERVER_ENV_FILE=path reads that file in any mode (production's opt-in; a missing
+    file is an error), and JANSERVER_ENV_FILE set empty reads none. Otherwise `local`
+    (the checkout's .env that `make run` writes) is read only when it turns DEBUG on and
+    the environment does not turn it off: production ignores a stray .env.
+    """
+    chosen = os.environ.get("JANSERVER_ENV_FILE")
+    if chosen is not None:
+        if not chosen.strip():
+            return None
+        path = Path(chosen.strip())
+        if not path.is_file():
+            raise ImproperlyConfigured(f"JANSERVER_ENV_FILE names no file: {chosen!r}.")
+        return _env_apply(path, dotenv_values(path))
+    settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", PROJECT_SETTINGS)
+    if settings_module != PROJECT_SETTINGS or not local.is_file():
+        return None
+    values = dotenv_values(local)
+    debug = os.environ.get("DJANGO_DEBUG", values.get("DJANGO_DEBUG") or "")
+    if debug.strip().lower() not in _TRUE:
+        return None
+    return _env_apply(local, values)
+
+
+def _env_apply(path: Path, values: dict[str, str | None]) -> Path:
+    for name, value in values.items():
+        if value is not None and name not in os.environ:
+            os.environ[name] = value
+    return path
 
 
 def env_str(name: str, default: str = "") -> str:

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from janserver.env import (
     cors_origin_rules,
     env_bool,
+    env_file_load,
     env_float,
     env_int,
     env_list,
@@ -20,6 +21,10 @@ from janserver.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_LOADED_AT = datetime.now(tz=UTC)
+# Local development: the checkout's .env that `make run` writes (DEBUG on, generated
+# secrets), read only when it turns DEBUG on. Production reads an env file only when
+# JANSERVER_ENV_FILE names one. Variables already in the environment win.
+ENV_FILE = env_file_load(BASE_DIR / ".env")
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
@@ -251,7 +256,12 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Security: safe by default; `check --deploy` passes with production settings.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthcheck$", r"^readyz$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [
+    r"^healthcheck$",
+    r"^(v1/)?healthz$",
+    r"^(v1/)?readyz$",
+    r"^metrics$",
+]
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -293,6 +303,8 @@ CORS_ALLOW_HEADERS = (
     "openai-project",
     "x-provider-data",
     "idempotency-key",
+    # An API key sent the way Jan's clients do (janserver.auth.API_KEY_HEADER).
+    "x-api-key",
     # The MCP streamable HTTP transport (/v1/mcp).
     "mcp-session-id",
     "mcp-protocol-version",
@@ -443,6 +455,9 @@ except ValueError as _error:
 # Inference: the upstream (vLLM) client. Timeouts in seconds.
 JAN_INFERENCE_SETUP = env_bool("JAN_INFERENCE_SETUP", False)
 JAN_INFERENCE_MODEL_URL = env_str("JAN_INFERENCE_MODEL_URL")
+# What serves it: vllm, llama.cpp (the gateway then sends no X-Request-Id, which
+# llama.cpp refuses) or openai.
+JAN_INFERENCE_VENDOR = env_str("JAN_INFERENCE_VENDOR", "vllm")
 UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS = env_float("UPSTREAM_FIRST_BYTE_TIMEOUT", 120.0)
 UPSTREAM_IDLE_TIMEOUT_SECONDS = env_float("UPSTREAM_IDLE_TIMEOUT", 120.0)

@@ -9,13 +9,23 @@ from janserver import views
 
 urlpatterns = [
     path("healthcheck", views.healthcheck, name="healthcheck"),
+    # Jan's and Kubernetes' names for the same two probes.
+    path("healthz", views.healthcheck, name="healthz"),
+    path("v1/healthz", views.healthcheck, name="v1-healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("v1/readyz", views.readyz, name="v1-readyz"),
     path("v1/version", views.version, name="version"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/swagger/",
         SpectacularSwaggerView.as_view(url_name="schema"),
         name="swagger-ui",
+    ),
+    # Where Jan Server (swaggo) serves its Swagger UI.
+    path(
+        "api/swagger/index.html",
+        SpectacularSwaggerView.as_view(url_name="schema"),
+        name="swagger-ui-index",
     ),
     path("admin/", admin.site.urls),
     path(

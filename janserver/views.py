@@ -1,15 +1,23 @@
 """Server routes: liveness, readiness and version."""
 
+import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 import janserver
 from janserver.api.openapi import documented, json_doc, ref
 
 _migrations_applied = False
+READINESS_KEY = "readyz"  # read (never written) to reach Redis
+NOT_READY = {
+    "database": "The database is unreachable.",
+    "migrations": "The database has unapplied migrations.",
+    "redis": "Redis (REDIS_URL) is unreachable.",
+}
 
 
 @documented(
@@ -21,16 +29,17 @@ _migrations_applied = False
             "responses": {
                 "200": {
                     "description": "The process answers.",
-                    "content": {"text/plain": {"schema": {"const": "ok"}}},
+                    "content": {"application/json": {"schema": {"const": "ok"}}},
                 }
             },
         }
     }
 )
 @require_GET
-def healthcheck(request: HttpRequest) -> HttpResponse:
-    """Liveness: the process answers; no dependency is checked."""
-    return HttpResponse("ok", content_type="text/plain")
+def healthcheck(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers the JSON string "ok" (Jan's answer); no dependency
+    is checked."""
+    return JsonResponse("ok", safe=False)
 
 
 def _database_ready() -> str | None:
@@ -50,6 +59,17 @@ def _database_ready() -> str | None:
     return None
 
 
+def _redis_ready() -> str | None:
+    """Whether Redis answers, when REDIS_URL configures it."""
+    if not settings.REDIS_URL:
+        return None
+    try:
+        cache.get(READINESS_KEY)
+    except redis.RedisError:
+        return "redis"
+    return None
+
+
 @documented(
     {
         "get": {
@@ -65,7 +85,8 @@ def _database_ready() -> str | None:
                             "checks": {"type": "object"},
                         },
                     },
-                    "The database answers and every migration is applied.",
+                    "The database (and Redis, when configured) answers and every "
+                    "migration is applied.",
                 ),
                 "503": json_doc(
                     {
@@ -76,7 +97,7 @@ def _database_ready() -> str | None:
                                 "properties": {
                                     "status": {"const": "not_ready"},
                                     "failed_check": {
-                                        "enum": ["database", "migrations"]
+                                        "enum": ["database", "migrations", "redis"]
                                     },
                                 },
                             },
@@ -90,19 +111,17 @@ def _database_ready() -> str | None:
 )
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: 200 only when the database answers and every migration is applied."""
-    failed = _database_ready()
+    """Readiness: 200 only when the database answers, every migration is applied and,
+    with REDIS_URL set, Redis answers."""
+    failed = _database_ready() or _redis_ready()
     if failed is None:
-        return JsonResponse(
-            {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
-        )
-    message = {
-        "database": "The database is unreachable.",
-        "migrations": "The database has unapplied migrations.",
-    }[failed]
+        checks = {"database": "ok", "migrations": "ok"}
+        if settings.REDIS_URL:
+            checks["redis"] = "ok"
+        return JsonResponse({"status": "ready", "checks": checks})
     body = {
         "error": {
-            "message": message,
+            "message": NOT_READY[failed],
             "type": "server_error",
             "param": None,
             "code": "service_unavailable",

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conversations.models import Conversation, Item, ItemType, Workspace
+from conversations.shapes import content_rendered
 from conversations.validation import TITLE_MAX_CHARS, WORKSPACE_NAME_MAX_CHARS
 from janserver.api.fields import ConstantField, UnixTimestampField
 from janserver.api.pagination import ListQuerySerializer
@@ -40,7 +41,7 @@ class ConversationSerializer(serializers.Serializer):
 
 def _item_fields(item: Item) -> dict[str, Any]:
     if item.type == ItemType.MESSAGE:
-        return {"role": item.role, "content": item.content}
+        return {"role": item.role, "content": content_rendered(item.content)}
     if item.type == ItemType.FUNCTION_CALL:
         return {"call_id": item.call_id, "name": item.name, "arguments": item.arguments}
     if item.type == ItemType.FUNCTION_CALL_OUTPUT:

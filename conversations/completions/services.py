@@ -194,6 +194,7 @@ def _reply_items(turn: Turn, reply: Reply) -> list[dict[str, Any]]:
         "type": "output_text",
         "text": message.get("content") or "",
         "annotations": [],
+        "logprobs": [],
     }
     items.append(
         {

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conversations.models import Response, ResponseStatus
+from conversations.shapes import items_rendered
 from janserver.api.fields import unix
 from janserver.ids import new_item_id
 
@@ -90,7 +91,7 @@ def response_object(record: Record) -> dict[str, Any]:
         "max_output_tokens": parameters.get("max_output_tokens"),
         "metadata": record.metadata,
         "model": record.model,
-        "output": record.output,
+        "output": items_rendered(record.output),
         "parallel_tool_calls": parameters.get("parallel_tool_calls", True),
         "previous_response_id": record.previous_response_id,
         "reasoning": parameters.get("reasoning"),

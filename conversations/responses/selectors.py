@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from conversations.models import Conversation, Item, ItemType, Response
 from conversations.responses.objects import UNFINISHED_STATUSES
 from conversations.selectors import Caller, conversation_get
+from conversations.shapes import items_rendered
 from janserver.errors import InvalidRequest, NotFound
 
 
@@ -119,4 +120,4 @@ def input_item_page(
                 param="after",
             )
         items = items[ids.index(after) + 1 :]
-    return items[:limit], len(items) > limit
+    return items_rendered(items[:limit]), len(items) > limit

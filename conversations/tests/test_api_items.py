@@ -6,7 +6,11 @@ from django.test.utils import CaptureQueriesContext
 
 from conversations.models import Conversation, Item
 from conversations.selectors import item_page
-from conversations.tests.factories import ConversationFactory
+from conversations.tests.factories import (
+    ConversationFactory,
+    ItemFactory,
+    ResponseFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +54,12 @@ def item_bodies(conversation: Conversation) -> list[dict]:
             "status": "incomplete",
             "role": "assistant",
             "content": [
-                {"type": "output_text", "text": "18C and sunny.", "annotations": []}
+                {
+                    "type": "output_text",
+                    "text": "18C and sunny.",
+                    "annotations": [],
+                    "logprobs": [],
+                }
             ],
         },
     ]
@@ -247,3 +256,80 @@ def test_the_item_page_reads_the_position_index(big_conversation):
     positions_plan, rows_plan = plans[-2:]
     assert "Index Only Scan Backward using conv_item_position_unique" in positions_plan
     assert "Index Scan Backward using conv_item_position_unique" in rows_plan
+
+
+# output_text parts carry `annotations` and `logprobs` wherever items are rendered.
+
+BARE_OUTPUT_TEXT = [{"type": "output_text", "text": "Paris."}]  # as rows stored before
+RENDERED_OUTPUT_TEXT = [
+    {"type": "output_text", "text": "Paris.", "annotations": [], "logprobs": []}
+]
+
+
+def test_output_text_parts_of_stored_items_carry_annotations_and_logprobs(
+    key_api, project, user
+):
+    """Rows stored without the lists (older rows) render with empty ones: in the list
+    of items and in one item; given lists are kept."""
+    conversation = ConversationFactory(project=project, owner=user)
+    annotated = [
+        {
+            "type": "output_text",
+            "text": "See [1].",
+            "annotations": [{"type": "url_citation", "url": "https://a.example"}],
+        }
+    ]
+    bare = ItemFactory(
+        conversation=conversation, role="assistant", content=BARE_OUTPUT_TEXT
+    )
+    ItemFactory(conversation=conversation, role="assistant", content=annotated)
+    path = f"/conversations/{conversation.public_id}/items"
+    listed = key_api.get(path, {"order": "asc"}).json()["data"]
+    assert [item["content"] for item in listed] == [
+        RENDERED_OUTPUT_TEXT,
+        [{**annotated[0], "logprobs": []}],
+    ]
+    one = key_api.get(f"{path}/{bare.public_id}").json()
+    assert one["content"] == RENDERED_OUTPUT_TEXT
+
+
+def test_assistant_items_written_now_store_both_lists(key_api, conversation_id):
+    created = key_api.post(
+        f"/conversations/{conversation_id}/items",
+        {
+            "items": [
+                {"role": "assistant", "content": [{"type": "output_text", "text": "x"}]}
+            ]
+        },
+    ).json()["data"][0]
+    assert created["content"] == [
+        {"type": "output_text", "text": "x", "annotations": [], "logprobs": []}
+    ]
+    assert Item.objects.get(public_id=created["id"]).content == created["content"]
+
+
+def test_output_text_parts_of_stored_responses_carry_annotations_and_logprobs(
+    key_api, project, user
+):
+    """A response's output and its input items render the lists too."""
+    message = {
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": BARE_OUTPUT_TEXT,
+    }
+    response = ResponseFactory(
+        project=project,
+        owner=user,
+        status="completed",
+        input=[{**message, "id": "msg_in"}],
+        output=[{**message, "id": "msg_out"}],
+    )
+    body = key_api.get(f"/responses/{response.public_id}").json()
+    assert body["output"] == [
+        {**message, "id": "msg_out", "content": RENDERED_OUTPUT_TEXT}
+    ]
+    items = key_api.get(f"/responses/{response.public_id}/input_items").json()
+    assert items["data"] == [
+        {**message, "id": "msg_in", "content": RENDERED_OUTPUT_TEXT}
+    ]

@@ -103,7 +103,12 @@ def test_stream_sends_the_metadata_first_and_stores_the_turn(live):
         "completed",
     )
     assert reply.content == [
-        {"type": "output_text", "text": streamed_text(parsed), "annotations": []}
+        {
+            "type": "output_text",
+            "text": streamed_text(parsed),
+            "annotations": [],
+            "logprobs": [],
+        }
     ]
 
 

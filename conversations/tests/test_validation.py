@@ -21,7 +21,14 @@ TEXT = {"type": "input_text", "text": "hi"}
             {
                 "type": "message",
                 "role": "assistant",
-                "content": [{"type": "output_text", "text": "yo", "annotations": []}],
+                "content": [
+                    {
+                        "type": "output_text",
+                        "text": "yo",
+                        "annotations": [],
+                        "logprobs": [],
+                    }
+                ],
             },
             id="easy-assistant-message",
         ),

@@ -34,14 +34,12 @@ def _text_part(part: dict[str, Any], param: str) -> dict[str, Any]:
 
 def _output_text_part(part: dict[str, Any], param: str) -> dict[str, Any]:
     known_only(part, {"type", "text", "annotations", "logprobs"}, param)
-    normalized = {
+    return {
         "type": "output_text",
         "text": string_field(part, "text", param),
         "annotations": as_list(part.get("annotations") or [], f"{param}.annotations"),
+        "logprobs": as_list(part.get("logprobs") or [], f"{param}.logprobs"),
     }
-    if part.get("logprobs") is not None:
-        normalized["logprobs"] = as_list(part["logprobs"], f"{param}.logprobs")
-    return normalized
 
 
 def _refusal_part(part: dict[str, Any], param: str) -> dict[str, Any]:
@@ -147,7 +145,7 @@ def _message(item: dict[str, Any], param: str) -> dict[str, Any]:
         kind = "output_text" if role == MessageRole.ASSISTANT else "input_text"
         content = [{"type": kind, "text": content}]
         if kind == "output_text":
-            content[0]["annotations"] = []
+            content[0] |= {"annotations": [], "logprobs": []}
     elif content is None:
         raise MissingParameter(
             f"Missing required parameter: '{param}.content'.", param=f"{param}.content"

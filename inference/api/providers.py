@@ -93,6 +93,12 @@ class _ProviderDetailView(_ProviderView):
         )
         return Response(synced(provider, sync_error))
 
+    def patch(
+        self, request: Request, provider_id: str, project_id: str | None = None
+    ) -> Response:
+        """The same partial update as POST (Jan's clients send PATCH)."""
+        return self.post(request, provider_id, project_id)
+
     def delete(
         self, request: Request, provider_id: str, project_id: str | None = None
     ) -> Response:
@@ -134,6 +140,11 @@ def _detail_schemas(prefix: str) -> dict[str, Any]:
         "get": operation(f"retrieve-{prefix}provider", responses=ProviderSerializer),
         "post": operation(
             f"modify-{prefix}provider",
+            request=ProviderUpdateSerializer,
+            responses=ProviderSyncedSerializer,
+        ),
+        "patch": operation(
+            f"patch-{prefix}provider",
             request=ProviderUpdateSerializer,
             responses=ProviderSyncedSerializer,
         ),

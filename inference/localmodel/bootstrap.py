@@ -6,6 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -16,6 +17,7 @@ from inference.services import jan_provider_setup, provider_update
 from janserver.errors import Unauthenticated
 from orgs.services import api_key_verify
 
+ADMIN_COMMAND = ".venv/bin/python manage.py createsuperuser"
 KEY_OWNER = "local@example.com"
 KEY_COMMAND = f"createapikey --kind project --org default --owner {KEY_OWNER}"
 # SmolLM2-135M answers this one reliably ("The capital of France is Paris."); asked
@@ -43,7 +45,11 @@ def provider_bootstrap(*, model_url: str | None) -> str | None:
     call_command("bootstrap")
     if model_url is None:
         return None
-    with override_settings(JAN_INFERENCE_SETUP=True, JAN_INFERENCE_MODEL_URL=model_url):
+    with override_settings(
+        JAN_INFERENCE_SETUP=True,
+        JAN_INFERENCE_MODEL_URL=model_url,
+        JAN_INFERENCE_VENDOR=ProviderVendor.LLAMA_CPP,
+    ):
         provider = jan_provider_setup()
     if provider is None:
         return None
@@ -111,7 +117,17 @@ def banner(
         local = " (SmolLM2-135M-Instruct on llama.cpp)" if served_locally else ""
         lines += [f"Chat with {model}{local}:"]
         lines += [f"  curl -N {base}/v1/chat/completions {auth} {curl_body(model)}"]
-    return "\n".join([*lines, ""])
+    return "\n".join([*lines, *admin_hint(base), ""])
+
+
+def admin_hint(base: str) -> list[str]:
+    """How to create the first admin user, while there is none."""
+    if get_user_model().objects.filter(is_superuser=True, is_active=True).exists():
+        return [f"Admin: {base}/admin/"]
+    return [
+        f"No admin user yet: create the first one (then log in at {base}/admin/) with",
+        f"  {ADMIN_COMMAND}",
+    ]
 
 
 def _some_model() -> str | None:

@@ -29,8 +29,32 @@ def shown(path: Path) -> str:
         return str(path)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+GROUP_EXIT_POLLS = 50  # x 0.1 s for what is left of a child's group to exit
+
+
 def exit_on_signal(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
+
+
+def stop_signals_handle() -> dict[int, Any]:
+    """SIGTERM (a process manager), SIGINT (Ctrl-C, or kill -INT) and SIGHUP alike
+    unwind `serve` to where it stops its children; return the handlers replaced."""
+    previous: dict[int, Any] = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, exit_on_signal)
+    return previous
+
+
+def stop_signals_restore(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+def stop_signals_ignore() -> None:
+    """While the children are being stopped, a second signal must not cut it short."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def address(options: dict[str, Any]) -> str:
@@ -60,15 +84,32 @@ def port_taken(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> bool:
+    """Signal the process group the child leads; False when none of it is left."""
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
+    """Stop a child started with start_new_session=True and everything it started
+    (runserver's autoreloader runs the server in a child of its own): SIGTERM to its
+    process group, SIGKILL to what is left of it after 10 s."""
+    if process is None:
         return
-    process.terminate()
+    _signal_group(process, signal.SIGTERM)
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        process.kill()
+        _signal_group(process, signal.SIGKILL)
         process.wait()
+    for _ in range(GROUP_EXIT_POLLS):
+        if not _signal_group(process, 0):
+            return
+        time.sleep(0.1)
+    _signal_group(process, signal.SIGKILL)
 
 
 def stale_server_stop(pid_file: Path) -> None:
@@ -121,20 +162,33 @@ def model_server_start(
             start_new_session=True,
         )
     (state / PID_FILE).write_text(f"{server.pid}\n")
-    deadline = time.monotonic() + 90
-    while not answers(f"http://127.0.0.1:{port}/v1/models"):
-        if server.poll() is not None or time.monotonic() > deadline:
-            why = "exited" if server.poll() is not None else "did not answer"
-            stop(server)
-            tail = log_path.read_text(errors="replace").splitlines()[-8:]
-            say(
-                f"The local model {why} on 127.0.0.1:{port}; the end of "
-                f"{shown(log_path)}:\n  " + "\n  ".join(tail)
-            )
-            return None
-        time.sleep(0.2)
+    try:
+        answered = _wait_until_it_answers(server, port)
+    except BaseException:  # a stop signal while it loads: it must not outlive `serve`
+        model_server_stop(server, state=state)
+        raise
+    if answered is not None:
+        model_server_stop(server, state=state)
+        tail = log_path.read_text(errors="replace").splitlines()[-8:]
+        say(
+            f"The local model {answered} on 127.0.0.1:{port}; the end of "
+            f"{shown(log_path)}:\n  " + "\n  ".join(tail)
+        )
+        return None
     say(f"Local model {MODEL_ALIAS} (llama.cpp) on 127.0.0.1:{port}.")
     return server
+
+
+def _wait_until_it_answers(server: subprocess.Popen[bytes], port: int) -> str | None:
+    """None once the server answers; else why it will not ("exited", ...)."""
+    deadline = time.monotonic() + 90
+    while not answers(f"http://127.0.0.1:{port}/v1/models"):
+        if server.poll() is not None:
+            return "exited"
+        if time.monotonic() > deadline:
+            return "did not answer"
+        time.sleep(0.2)
+    return None
 
 
 def model_server_stop(server: subprocess.Popen[bytes], *, state: Path) -> None:

@@ -237,7 +237,13 @@ def providers_check(
     return list(zip(checked, results, strict=True))
 
 
-def _jan_provider_ensure(*, base_url: str) -> Provider:
+def _jan_provider_ensure(*, base_url: str, vendor: str) -> Provider:
+    if vendor not in ProviderVendor.values:
+        raise InvalidRequest(
+            f"JAN_INFERENCE_VENDOR must be one of {', '.join(ProviderVendor.values)}, "
+            f"got {vendor!r}.",
+            param="JAN_INFERENCE_VENDOR",
+        )
     if not base_url:
         raise InvalidRequest(
             "JAN_INFERENCE_SETUP is on but JAN_INFERENCE_MODEL_URL is not set.",
@@ -256,9 +262,9 @@ def _jan_provider_ensure(*, base_url: str) -> Provider:
         .first()
     )
     if provider is None:
-        return provider_create(name=JAN_PROVIDER_NAME, base_url=base_url)
-    if provider.base_url != base_url:
-        return provider_update(provider=provider, base_url=base_url)
+        return provider_create(name=JAN_PROVIDER_NAME, base_url=base_url, vendor=vendor)
+    if (provider.base_url, provider.vendor) != (base_url, vendor):
+        return provider_update(provider=provider, base_url=base_url, vendor=vendor)
     return provider
 
 
@@ -266,13 +272,17 @@ def jan_provider_setup() -> Provider | None:
     """Ensure the shared "Jan" provider at JAN_INFERENCE_MODEL_URL and sync its models.
 
     Does nothing (None) unless JAN_INFERENCE_SETUP. Idempotent: an existing "Jan"
-    provider gets the configured URL, keeping its other settings. An unreachable
+    provider gets the configured URL and vendor (JAN_INFERENCE_VENDOR), keeping its
+    other settings. An unreachable
     upstream is logged, not raised, so that start-up goes on; a missing or invalid URL
     raises InvalidRequest.
     """
     if not settings.JAN_INFERENCE_SETUP:
         return None
-    provider = _jan_provider_ensure(base_url=settings.JAN_INFERENCE_MODEL_URL)
+    provider = _jan_provider_ensure(
+        base_url=settings.JAN_INFERENCE_MODEL_URL,
+        vendor=settings.JAN_INFERENCE_VENDOR,
+    )
     error = _models_try_sync(provider)
     if error is not None:
         logger.warning(

@@ -12,13 +12,14 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import openai
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from inference.localmodel import bootstrap, install
+from inference.localmodel import bootstrap, install, processes
 from inference.management.commands import localmodel
 from janserver.tests.live_server import ROOT, free_port, manage, server_env
 
@@ -178,3 +179,171 @@ def test_make_run_streams_a_real_answer_from_the_local_model(
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
     assert not _listening(model_port), "the llama.cpp server outlived `serve`"
     assert not _listening(port), "the gateway outlived `serve`"
+
+
+# --- stopping `serve`: SIGTERM (a process manager) and SIGINT (Ctrl-C) alike ----------
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (from /proc: Linux)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited meanwhile
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier}
+        frontier = children - found
+        found |= children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def _serve_until_ready(tmp_path, *extra: str) -> tuple[subprocess.Popen, int, Path]:
+    port = free_port()
+    env = server_env(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    env.update(
+        DJANGO_SETTINGS_MODULE="janserver.settings",  # as `make run`
+        DJANGO_DEBUG="1",
+        JAN_INFERENCE_SETUP="0",
+    )
+    assert manage(env, "migrate", "--no-input").returncode == 0
+    command = [sys.executable, "manage.py", "localmodel", "serve", "--port", str(port)]
+    command += ["--state-dir", str(tmp_path), *extra]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        serve = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+        )
+    for _ in range(1200):  # polled, at most a few minutes on a loaded machine
+        if "janserver is ready" in log.read_text(errors="replace"):
+            return serve, port, log
+        assert serve.poll() is None, log.read_text()
+        time.sleep(0.2)
+    serve.kill()
+    raise AssertionError(f"`serve` never got ready:\n{log.read_text()}")
+
+
+def _stop_and_check(serve, signum, log) -> None:
+    children = _descendants(serve.pid)
+    serve.send_signal(signum)
+    assert serve.wait(timeout=120) == 0, log.read_text()
+    for _ in range(300):
+        left = {pid for pid in children if _alive(pid)}
+        if not left:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"children outlived `serve` after {signum!r}: {left}")
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_the_gateway_on_sigterm_and_sigint_alike(tmp_path, signum):
+    """The gateway (runserver and the server its autoreloader runs) stops with
+    `serve`, whether a process manager sends SIGTERM or a user SIGINT to it alone."""
+    serve, port, log = _serve_until_ready(tmp_path, "--no-model")
+    try:
+        gateway = _descendants(serve.pid)
+        assert len(gateway) >= 2, "runserver and its autoreloaded server"
+        _stop_and_check(serve, signum, log)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    assert not _listening(port), "the gateway outlived `serve`"
+
+
+@pytest.mark.local_model
+@pytest.mark.server
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_llama_cpp_and_the_gateway_alike(
+    local_model_installed, tmp_path, signum
+):
+    model_port = free_port()
+    serve, port, log = _serve_until_ready(tmp_path, "--model-port", str(model_port))
+    try:
+        assert _listening(model_port)
+        _stop_and_check(serve, signum, log)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    assert not _listening(model_port), "the llama.cpp server outlived `serve`"
+    assert not _listening(port), "the gateway outlived `serve`"
+    assert not (tmp_path / "llama-server.pid").exists()
+
+
+LEADER = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+open(sys.argv[1], "w").write(str(child.pid))
+time.sleep(600)
+"""
+
+
+def test_stop_ends_the_childs_whole_process_group(tmp_path):
+    """What a child started (runserver's autoreloaded server) stops with it."""
+    pid_file = tmp_path / "grandchild"
+    leader = subprocess.Popen(
+        [sys.executable, "-c", LEADER, str(pid_file)], start_new_session=True
+    )
+    for _ in range(300):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    processes.stop(leader)
+    assert leader.returncode is not None
+    for _ in range(100):
+        if not _alive(grandchild):
+            break
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def test_a_stop_signal_while_the_model_loads_stops_the_model_server(
+    tmp_path, monkeypatch
+):
+    """SIGTERM or SIGINT arriving before llama.cpp answers: the server it started is
+    stopped (and its pid file removed) before the interruption goes on."""
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen(command, **kwargs):
+        child = real_popen(
+            [sys.executable, "-c", "import time; time.sleep(600)"], **kwargs
+        )
+        started.append(child)
+        return child
+
+    def interrupted(url):
+        raise KeyboardInterrupt  # what exit_on_signal raises
+
+    monkeypatch.setattr(processes.subprocess, "Popen", popen)
+    monkeypatch.setattr(processes, "answers", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        processes.model_server_start(port=free_port(), state=tmp_path, say=print)
+    [server] = started
+    assert server.returncode is not None
+    assert not (tmp_path / processes.PID_FILE).exists()
+
+
+@pytest.mark.django_db
+def test_the_banner_tells_how_to_create_the_first_admin_user(django_user_model):
+    """Until an admin user exists, `make run` prints the createsuperuser line; then
+    only where the admin is."""
+    base = "http://127.0.0.1:8080"
+    hint = bootstrap.admin_hint(base)
+    assert hint[-1].strip() == ".venv/bin/python manage.py createsuperuser"
+    assert f"{base}/admin/" in hint[0]
+    django_user_model.objects.create_superuser(email="boss@example.com", password="x")
+    assert bootstrap.admin_hint(base) == [f"Admin: {base}/admin/"]

@@ -162,6 +162,31 @@ def test_update_and_resync_after_a_url_change(api, upstream, down_url):
     assert Provider.objects.get().api_key_encrypted == ""
 
 
+@pytest.mark.parametrize("scope", ["organization", "project"])
+def test_patch_updates_a_provider_like_post(api, organization, upstream, scope):
+    """Jan's clients update providers with PATCH: the same partial update as POST."""
+    project = ProjectFactory(organization=organization) if scope == "project" else None
+    base = f"/projects/{project.public_id}" if project else ""
+    created = api.post(
+        f"{base}{PROVIDERS}", {"name": "P", "base_url": upstream.base_url}
+    )
+    path = f"{base}{PROVIDERS}/{created.json()['id']}"
+    patched = api.patch(path, {"name": "Patched", "weight": 4, "active": False})
+    assert patched.status_code == 200
+    provider = Provider.objects.get()
+    assert patched.json() == provider_body(provider, [model("a"), model("b")]) | {
+        "sync_error": None
+    }
+    assert (provider.name, provider.weight, provider.active) == ("Patched", 4, False)
+    assert provider.base_url == upstream.base_url  # untouched: not in the body
+    bad = api.patch(path, {"weight": 0})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["param"] == "weight"
+    unknown = api.patch(f"{base}{PROVIDERS}/prov_unknown", {"name": "X"})
+    assert unknown.status_code == 404
+    assert unknown.json() == not_found("prov_unknown")
+
+
 def test_sync_route_refreshes_the_models(api, organization, upstream, down_url):
     provider = provider_create(
         name="P", base_url=upstream.base_url, organization=organization

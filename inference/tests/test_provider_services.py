@@ -483,6 +483,21 @@ def test_jan_setup_is_idempotent_and_follows_the_url(
     assert models_of(moved) == {"a": False, "b": True, "c": True}
 
 
+def test_jan_setup_applies_the_configured_vendor(jan_settings, down_url):
+    """JAN_INFERENCE_VENDOR (vllm by default) is the Jan provider's vendor, on create
+    and when it changes; an unknown vendor is a clear error."""
+    jan_settings.JAN_INFERENCE_MODEL_URL = down_url
+    assert jan_provider_setup().vendor == "vllm"
+    jan_settings.JAN_INFERENCE_VENDOR = "llama.cpp"
+    provider = jan_provider_setup()
+    provider.refresh_from_db()
+    assert provider.vendor == "llama.cpp"
+    assert Provider.objects.count() == 1
+    jan_settings.JAN_INFERENCE_VENDOR = "ollama"
+    with pytest.raises(InvalidRequest, match="JAN_INFERENCE_VENDOR must be one of"):
+        jan_provider_setup()
+
+
 def test_jan_setup_tolerates_a_down_upstream(jan_settings, down_url, caplog):
     jan_settings.JAN_INFERENCE_MODEL_URL = down_url
     with caplog.at_level(logging.WARNING, logger="janserver.providers"):

@@ -144,7 +144,7 @@ def add_documented_views(result: dict[str, Any], **kwargs: Any) -> dict[str, Any
                 **operation,
                 "operationId": operation_id,
                 **({"parameters": parameters} if parameters else {}),
-                "security": [{"bearer": []}]
+                "security": [{"bearer": []}, {"apiKey": []}]
                 if operation.get("x-authenticated", True)
                 else [],
             }

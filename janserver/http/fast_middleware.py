@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
 
 # Bearer-authenticated routes; /v1/auth/ keeps sessions for the Google login flow.
-API_PREFIXES = ("/v1/", "/healthcheck", "/readyz", "/metrics")
+API_PREFIXES = ("/v1/", "/healthcheck", "/healthz", "/readyz", "/metrics")
 SESSION_API_PREFIXES = ("/v1/auth/",)
 
 

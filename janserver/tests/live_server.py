@@ -31,6 +31,7 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="janserver.tests.settings_server",
         DATABASE_URL=database_url,
         PYTHONPATH=str(ROOT),
+        JANSERVER_ENV_FILE="",  # never the checkout's own .env
         **extra,
     )
     return env

@@ -42,7 +42,8 @@ def test_healthcheck_and_request_id_over_a_real_socket(server):
     base_url, _ = server
     response = httpx.get(f"{base_url}/healthcheck")
     assert response.status_code == 200
-    assert response.text == "ok"
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == "ok"
     assert response.headers["x-request-id"].startswith("req_")
 
 
@@ -57,6 +58,23 @@ def test_readyz_turns_ready_once_migrations_are_applied(tmp_path):
         assert manage(env, "migrate", "--no-input").returncode == 0
         after = httpx.get(f"{base_url}/readyz")
         assert after.status_code == 200
+
+
+def test_readyz_is_503_while_the_configured_redis_is_unreachable(tmp_path):
+    """With REDIS_URL naming a port where nothing listens, the gateway is alive
+    (/healthz "ok") but not ready (/v1/readyz 503, failed check redis)."""
+    env = server_env(
+        f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+    )
+    assert manage(env, "migrate", "--no-input").returncode == 0
+    port = free_port()
+    with running_server(uvicorn_command(port), env, port) as base_url:
+        assert httpx.get(f"{base_url}/healthz").json() == "ok"
+        response = httpx.get(f"{base_url}/v1/readyz", timeout=10)
+    assert response.status_code == 503
+    assert response.json()["failed_check"] == "redis"
+    assert response.json()["error"]["code"] == "service_unavailable"
 
 
 def test_chunked_json_body_reaches_the_view(server):

@@ -47,6 +47,69 @@ def test_project_key_lists_models(client, project_key):
     assert response.json() == {"object": "list", "data": []}
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        MODELS,  # an async OpenAI route (the pipeline's enter step)
+        "/v1/conversations",  # a DRF route
+    ],
+)
+def test_a_project_key_in_x_api_key_works_like_a_bearer_key(client, project_key, path):
+    """Jan's clients send the key in X-API-Key; it is accepted wherever keys are."""
+    by_header = client.get(path, headers={"X-API-Key": project_key[1]})
+    by_bearer = get(client, path, project_key[1])
+    assert by_header.status_code == 200
+    assert by_header.json() == by_bearer.json()
+
+
+def test_an_admin_key_in_x_api_key_reaches_the_organization_routes(client, admin_key):
+    response = client.get(
+        "/v1/organization/projects", headers={"X-API-Key": admin_key[1]}
+    )
+    assert response.status_code == 200
+    refused = client.get(MODELS, headers={"X-API-Key": admin_key[1]})
+    assert refused.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sk-project_unknown",  # an unknown key
+        "not-a-key",  # a login token or anything else: keys only
+        "Bearer sk-project_unknown",
+    ],
+)
+def test_bad_x_api_key_values_get_the_same_401(client, db, value):
+    assert_unauthenticated(client.get(MODELS, headers={"X-API-Key": value}))
+
+
+def test_bearer_wins_over_x_api_key(client, project_key):
+    """With both headers, the Bearer credential is the one checked."""
+    response = client.get(
+        MODELS,
+        headers={
+            "Authorization": f"Bearer {project_key[1]}",
+            "X-API-Key": "sk-project_unknown",
+        },
+    )
+    assert response.status_code == 200
+    assert_unauthenticated(
+        client.get(
+            MODELS,
+            headers={
+                "Authorization": "Bearer sk-project_unknown",
+                "X-API-Key": project_key[1],
+            },
+        )
+    )
+
+
+def test_a_login_token_is_refused_in_x_api_key(client, user):
+    token = tokens_issue(user=user).access
+    assert get(client, MODELS, token).status_code == 200
+    assert_unauthenticated(client.get(MODELS, headers={"X-API-Key": token}))
+
+
 def test_a_warm_key_authenticates_with_zero_queries(
     client, project_key, django_assert_num_queries
 ):

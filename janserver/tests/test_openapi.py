@@ -68,6 +68,6 @@ def test_the_openai_endpoints_name_their_bodies_streams_and_errors(schema):
     answer = chat["responses"]["200"]["content"]
     assert set(answer) == {"application/json", "text/event-stream"}
     assert {"400", "401", "404", "502", "503", "504"} <= set(chat["responses"])
-    assert chat["security"] == [{"bearer": []}]
+    assert chat["security"] == [{"bearer": []}, {"apiKey": []}]
     assert schema["paths"]["/healthcheck"]["get"]["security"] == []
     assert "ResponseStreamEvent" in schema["components"]["schemas"]

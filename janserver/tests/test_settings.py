@@ -25,6 +25,7 @@ def load_settings(code: str = "", **env: str) -> subprocess.CompletedProcess[str
         for k, v in os.environ.items()
         if not k.startswith(("DJANGO_", "JWT_", "APIKEY_", "DATABASE_", "REDIS_"))
     }
+    clean["JANSERVER_ENV_FILE"] = ""  # never the checkout's own .env
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-c", f"import janserver.settings as s\n{code}"],
@@ -112,6 +113,7 @@ def test_check_deploy_passes_with_production_settings():
         STRONG,
         DJANGO_ALLOWED_HOSTS="api.example.com",
         DJANGO_SETTINGS_MODULE="janserver.settings",
+        JANSERVER_ENV_FILE="",  # production reads no local .env
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -126,13 +128,20 @@ def test_check_deploy_passes_with_production_settings():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.parametrize("where", ["environment", "env_file"])
 @pytest.mark.parametrize("debug", ["1", "true"])
-def test_the_production_server_refuses_debug_mode(debug):
-    """gunicorn.conf.py stops before serving when DJANGO_DEBUG is on."""
+def test_the_production_server_refuses_debug_mode(debug, where, tmp_path):
+    """gunicorn.conf.py stops before serving when DJANGO_DEBUG is on, in the
+    environment or in the file JANSERVER_ENV_FILE names."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))
     }
-    env.update(STRONG, DJANGO_DEBUG=debug)
+    if where == "environment":
+        env.update(STRONG, DJANGO_DEBUG=debug)
+    else:
+        env_file = tmp_path / "production.env"
+        env_file.write_text(f"DJANGO_DEBUG={debug}\n")
+        env.update(STRONG, JANSERVER_ENV_FILE=str(env_file))
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--check-config"],
         env=env,
@@ -144,3 +153,28 @@ def test_the_production_server_refuses_debug_mode(debug):
     )
     assert result.returncode != 0
     assert "DJANGO_DEBUG is on: the production server refuses to start" in result.stderr
+
+
+def test_the_production_server_ignores_the_checkouts_local_env_file():
+    """gunicorn.conf.py sets JANSERVER_ENV_FILE empty unless given: settings loaded
+    under it never read a local .env (even one turning DEBUG on)."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))
+    }
+    env.pop("JANSERVER_ENV_FILE", None)
+    env.update(STRONG)
+    code = (
+        "import runpy, os; runpy.run_path('gunicorn.conf.py'); "
+        "print(repr(os.environ['JANSERVER_ENV_FILE']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "''"

@@ -49,6 +49,14 @@ class Api:
             headers=self.headers,
         )
 
+    def patch(self, path: str, body: Any = None) -> Any:
+        return self.client.patch(
+            BASE + path,
+            json.dumps({} if body is None else body),
+            content_type="application/json",
+            headers=self.headers,
+        )
+
     def delete(self, path: str) -> Any:
         return self.client.delete(BASE + path, headers=self.headers)
 

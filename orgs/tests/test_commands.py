@@ -466,6 +466,7 @@ def _manage(database: Path, line: str) -> subprocess.CompletedProcess[str]:
         DJANGO_SETTINGS_MODULE="janserver.settings",
         DJANGO_DEBUG="1",
         DATABASE_URL=f"sqlite:///{database}",
+        JANSERVER_ENV_FILE="",  # never the checkout's own .env
     )
     return subprocess.run(
         [sys.executable, "manage.py", *shlex.split(line)],

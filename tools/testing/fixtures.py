@@ -43,12 +43,19 @@ def _fresh_tool_lists() -> Iterator[None]:
 
 
 @asynccontextmanager
-async def mcp_session(url: str, secret: str, **client: Any):
-    """An initialized official-SDK ClientSession on `url` with a Bearer credential."""
+async def mcp_session(
+    url: str, secret: str, *, api_key_header: bool = False, **client: Any
+):
+    """An initialized official-SDK ClientSession on `url` with a Bearer credential
+    (with `api_key_header`, the key in X-API-Key instead)."""
     from mcp.client.session import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
-    headers = {"Authorization": f"Bearer {secret}"}
+    headers = (
+        {"X-API-Key": secret}
+        if api_key_header
+        else {"Authorization": f"Bearer {secret}"}
+    )
     async with (
         httpx2.AsyncClient(headers=headers, timeout=30, **client) as http,
         streamable_http_client(url, http_client=http) as (read, write),

@@ -135,6 +135,19 @@ async def test_the_sdk_client_lists_and_calls_both_tools(gateway_url, secret, se
     assert {r["headers"]["x-api-key"] for r in serper.requests} == {serper.api_key}
 
 
+async def test_the_sdk_client_may_send_its_key_in_x_api_key(
+    gateway_url, secret, serper
+):
+    """A project key in X-API-Key (as Jan's clients send it) opens the MCP session."""
+    async with mcp_session(
+        f"{gateway_url}/v1/mcp", secret, api_key_header=True
+    ) as session:
+        listed = await session.list_tools()
+        assert sorted(tool.name for tool in listed.tools) == ["google_search", "scrape"]
+        result = await session.call_tool("google_search", {"q": "x"})
+        assert result.is_error is False
+
+
 async def test_conv_mcp_is_the_same_server(gateway_url, secret, serper):
     async with mcp_session(f"{gateway_url}/v1/conv/mcp", secret) as session:
         result = await session.call_tool("google_search", {"q": "x"})
@@ -267,6 +280,11 @@ def test_authentication_comes_before_any_mcp_processing(
         timeout=30,
     )
     assert bad.status_code == 401
+    unknown_key = httpx.post(
+        url, content=body, headers={**headers, "X-API-Key": "sk-project_nope"}
+    )
+    assert unknown_key.status_code == 401
+    assert unknown_key.json()["error"]["code"] == "invalid_api_key"
     _, admin_secret = project_key("admin")
     admin = httpx.post(
         url,

@@ -3,7 +3,6 @@
 import importlib
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -23,11 +22,13 @@ from inference.localmodel.install import (
 )
 from inference.localmodel.processes import (
     address,
-    exit_on_signal,
     model_server_start,
     model_server_stop,
     shown,
     stop,
+    stop_signals_handle,
+    stop_signals_ignore,
+    stop_signals_restore,
 )
 
 
@@ -158,13 +159,21 @@ class Command(BaseCommand):
             log.write(f"\n$ CMAKE_ARGS={env.get('CMAKE_ARGS')!r} {command}\n".encode())
             log.flush()
             process = subprocess.Popen(  # noqa: S603
-                command, stdout=log, stderr=subprocess.STDOUT, env=env
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
             )
-            while process.poll() is None:
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    self._progress(started)
+            try:
+                while process.poll() is None:
+                    try:
+                        process.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        self._progress(started)
+            except BaseException:  # stopped mid-build: pip and its compilers too
+                stop(process)
+                raise
         importlib.invalidate_caches()  # find_spec must see what pip installed
         if process.returncode != 0:
             tail = self._log_path().read_text(errors="replace").splitlines()[-12:]
@@ -184,8 +193,7 @@ class Command(BaseCommand):
     # --- serve --------------------------------------------------------------------
 
     def _serve(self, options: dict[str, Any]) -> None:
-        signal.signal(signal.SIGTERM, exit_on_signal)
-        signal.signal(signal.SIGHUP, exit_on_signal)
+        previous_handlers = stop_signals_handle()
         model_url = None
         server: subprocess.Popen[bytes] | None = None
         gateway: subprocess.Popen[bytes] | None = None
@@ -200,9 +208,12 @@ class Command(BaseCommand):
             secret = (
                 api_key_keep(stored=self.state / "api-key") if settings.DEBUG else None
             )
+            # A session of its own: its whole process group is stopped with it, and a
+            # terminal's Ctrl-C reaches `serve` alone, which stops it.
             gateway = subprocess.Popen(  # noqa: S603
                 [sys.executable, "manage.py", "runserver", address(options)],
                 cwd=settings.BASE_DIR,
+                start_new_session=True,
             )
             self._banner(options, gateway, secret, server is not None)
             if gateway.wait() != 0:
@@ -212,9 +223,11 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            stop_signals_ignore()
             stop(gateway)
             if server is not None:
                 model_server_stop(server, state=self.state)
+            stop_signals_restore(previous_handlers)
 
     def _wants_model(self, options: dict[str, Any]) -> bool:
         if options["no_model"]:
