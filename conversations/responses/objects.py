@@ -109,6 +109,7 @@ def response_object(record: Record) -> dict[str, Any]:
 def item_with_id(cleaned: dict[str, Any]) -> dict[str, Any]:
     """Return a cleaned input item (conversations.validation) in OpenAI's item shape."""
     item = {"id": new_item_id(), **cleaned}
+    item.update(item.pop("details", None) or {})  # a tool item's own fields
     if item["type"] == "reasoning":
         for key in ("content", "encrypted_content"):
             if not item.get(key):

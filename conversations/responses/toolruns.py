@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from conversations.responses.events import Event, OutputBuilder, StepCall
+from conversations.validation import text_max_chars
 from tools.registry import Toolbox, UnknownTool
 from tools.results import ToolResult, error_result
 from tools.models import ToolOutcome
@@ -119,7 +120,9 @@ async def _mcp(
         await emit(output.item_done(step, status="failed", error=error))
     else:
         await emit(output.progress_event(step, "completed"))
-        await emit(output.item_done(step, status="completed", output=result.text))
+        # The model reads all of it; the item keeps what a conversation item holds.
+        shown = result.text[: text_max_chars()]
+        await emit(output.item_done(step, status="completed", output=shown))
     return result
 
 
