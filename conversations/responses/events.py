@@ -61,7 +61,9 @@ class OutputBuilder:
     """Output items and their events from chat deltas (see the module docstring)."""
 
     def __init__(
-        self, sequencer: Sequencer, classify: Callable[[str | None], Any] = _no_server_tools
+        self,
+        sequencer: Sequencer,
+        classify: Callable[[str | None], Any] = _no_server_tools,
     ) -> None:
         self.seq = sequencer
         self.classify = classify

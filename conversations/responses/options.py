@@ -77,9 +77,7 @@ def _allowed_tools(value: Any, param: str) -> list[str] | None:
     if not isinstance(value, list) or not all(
         isinstance(name, str) and name for name in value
     ):
-        raise InvalidRequest(
-            f"{param} must be an array of tool names.", param=param
-        )
+        raise InvalidRequest(f"{param} must be an array of tool names.", param=param)
     return list(value)
 
 

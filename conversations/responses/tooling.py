@@ -83,9 +83,7 @@ def _listing(
     """The `mcp_list_tools` item of a server (its allowed tools, or why none), and
     the model-facing names of the tools it shows."""
     shown = [
-        tool
-        for tool in server.tools
-        if allowed is None or tool.remote_name in allowed
+        tool for tool in server.tools if allowed is None or tool.remote_name in allowed
     ]
     item = {
         "type": "mcp_list_tools",
@@ -129,14 +127,13 @@ def _add_mcp(found: ToolSet, toolbox: Any, tool: dict[str, Any], param: str) -> 
     found.listings.append(listing)
 
 
-async def toolset_resolve(
-    principal: Principal, tools: list[dict[str, Any]]
-) -> ToolSet:
+async def toolset_resolve(principal: Principal, tools: list[dict[str, Any]]) -> ToolSet:
     """Return the server tools of a request's cleaned tools for `principal`; raise
     InvalidRequest naming the `mcp` tool whose server_label is not the caller's."""
     found = ToolSet()
     if not any(
-        tool["type"] != "function" or registry.SEPARATOR in tool["name"]
+        tool["type"] != "function"
+        or registry.SEPARATOR in tool["name"]
         or tool["name"] in (SEARCH_TOOL, OPEN_PAGE_TOOL)
         for tool in tools
     ):

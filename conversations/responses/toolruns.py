@@ -20,9 +20,9 @@ from django.conf import settings
 
 from conversations.responses.events import Event, OutputBuilder, StepCall
 from conversations.validation import text_max_chars
+from tools.models import ToolOutcome
 from tools.registry import Toolbox, UnknownTool
 from tools.results import ToolResult, error_result
-from tools.models import ToolOutcome
 
 Emit = Callable[[Event | None], Awaitable[None]]
 SOURCES_SHOWN = 10

@@ -56,7 +56,7 @@ def other(live):
             "invalid_value",
         ),
         (
-            {"input": [{"type": "web_search_call"}]},
+            {"input": [{"type": "file_search_call"}]},
             400,
             "input[0].type",
             "invalid_value",
@@ -105,7 +105,11 @@ def other(live):
             "missing_required_parameter",
         ),
         (
-            {"tools": [{"type": "mcp", "server_label": "x", "require_approval": "always"}]},
+            {
+                "tools": [
+                    {"type": "mcp", "server_label": "x", "require_approval": "always"}
+                ]
+            },
             400,
             "tools[0].require_approval",
             "invalid_value",

@@ -109,7 +109,9 @@ def test_web_search_runs_on_the_server(live, serper):
     assert response.output_text
     assert response.tools[0].type == "web_search"
     assert serper.requests[-1]["body"]["q"] == FAKE_STRING
-    offered = [tool["function"]["name"] for tool in live.fake.recorder.last.body["tools"]]
+    offered = [
+        tool["function"]["name"] for tool in live.fake.recorder.last.body["tools"]
+    ]
     assert offered == ["google_search", "scrape"]
     *_, assistant, tool = sent_messages(live)
     assert assistant["tool_calls"][0]["function"]["name"] == "google_search"
@@ -273,9 +275,7 @@ def test_another_projects_server_is_unknown(live, mcp_server):
 
 
 @pytest.mark.parametrize("mode", ["garbage", "status"])
-def test_serper_failing_is_a_failed_search_and_the_model_answers(
-    live, serper, mode
-):
+def test_serper_failing_is_a_failed_search_and_the_model_answers(live, serper, mode):
     serper.mode = mode
     response = live.openai().responses.create(
         model=MODEL, input="Find it", tools=[WEB_SEARCH], extra_body=auto()
@@ -480,7 +480,9 @@ def test_unsupported_approvals_are_refused(live):
         {
             "model": MODEL,
             "input": "Hi",
-            "tools": [{"type": "mcp", "server_label": "x", "require_approval": "always"}],
+            "tools": [
+                {"type": "mcp", "server_label": "x", "require_approval": "always"}
+            ],
         },
     )
     assert answer.status_code == 400
@@ -491,3 +493,26 @@ def test_unsupported_approvals_are_refused(live):
             input="Hi",
             tools=[{"type": "mcp", "server_label": "x", "require_approval": "always"}],
         )
+
+
+def test_tool_items_come_back_as_input(live, mcp_server):
+    """A response's output, tool items included, is valid input of the next one
+    (the SDK's usual loop); the mcp_call reaches the model as a call and a result."""
+    register(live, mcp_server.url)
+    client = live.openai()
+    first = client.responses.create(
+        model=MODEL,
+        input="Echo",
+        tools=[mcp_tool(allowed_tools=["echo"])],
+        extra_body=auto(),
+    )
+    again = [item.model_dump(exclude_none=True) for item in first.output]
+    second = client.responses.create(
+        model=MODEL,
+        input=[*again, {"role": "user", "content": "More"}],
+        extra_body=fake(),
+    )
+    assert second.status == "completed"
+    assert [item["type"] for item in second.model_dump()["output"]] == ["message"]
+    roles = [message["role"] for message in sent_messages(live)]
+    assert roles == ["assistant", "tool", "assistant", "user"]

@@ -211,9 +211,10 @@ def _reasoning(item: dict[str, Any], param: str) -> dict[str, Any]:
 
 
 def _label(item: dict[str, Any], param: str) -> str:
-    return string_field(
+    label = string_field(
         item, "server_label", param, max_chars=CALL_ID_MAX_CHARS, allow_empty=False
     )
+    return label or ""
 
 
 def _web_search_call(item: dict[str, Any], param: str) -> dict[str, Any]:

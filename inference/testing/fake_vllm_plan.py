@@ -144,7 +144,7 @@ def make_plan(
     if model not in models:
         raise UnknownModel(model)
     modes = settings.mode if kind == "chat" else settings.mode - CHAT_ONLY_MODES
-    tool_arguments = DEFAULT_ARGUMENTS
+    tool_arguments: tuple[str, ...] = DEFAULT_ARGUMENTS
     if "tools_auto" in modes:
         modes = _tools_auto(modes, body)
         tool_arguments = _schema_arguments(body)
