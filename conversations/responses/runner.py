@@ -251,7 +251,8 @@ def _settle_record(run: Run, status: str) -> None:
     record.completed_at = int(timezone.now().timestamp())
     error = run.failure or run.state.error
     if status == ResponseStatus.FAILED and error is not None:
-        record.error = {"code": "server_error", "message": error.message}
+        code = "rate_limit_exceeded" if error.status == 429 else "server_error"
+        record.error = {"code": code, "message": error.message}
     if status == ResponseStatus.INCOMPLETE:
         reason = None
         if run.assembler.finish_reason == "length":

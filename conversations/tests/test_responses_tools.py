@@ -26,6 +26,8 @@ from inference.models import UsageRecord
 from inference.testing.fake_vllm import refusing_url
 from inference.testing.fake_vllm_plan import FAKE_STRING
 from inference.testing.fixtures import MODEL
+from limits.services import rate_limit_set
+from orgs.models import ApiKey
 from orgs.tests.factories import ProjectFactory
 from tools.models import ToolCall
 from tools.services import mcp_server_register
@@ -373,7 +375,6 @@ def test_client_function_tools_are_still_returned(live, serper):
     (call,) = response.output
     assert isinstance(call, ResponseFunctionToolCall)
     assert call.name == "get_weather"
-    assert live.fake.recorder.total_requests >= 1
     assert not ToolCall.objects.exists()
 
 
@@ -516,3 +517,51 @@ def test_tool_items_come_back_as_input(live, mcp_server):
     assert [item["type"] for item in second.model_dump()["output"]] == ["message"]
     roles = [message["role"] for message in sent_messages(live)]
     assert roles == ["assistant", "tool", "assistant", "user"]
+
+
+def test_each_model_step_is_admitted_by_the_rate_limits(live, serper):
+    """A key allowed one request a minute: the first model step runs and its search
+    too, the second step is refused, and the response fails saying so."""
+    key = ApiKey.objects.get(project=live.project)
+    rate_limit_set(
+        organization=key.organization,
+        api_key=key,
+        model="",
+        limits={"max_requests_per_1_minute": 1},
+    )
+    before = live.fake.recorder.total_requests
+    response = live.openai().responses.create(
+        model=MODEL, input="Find it", tools=[WEB_SEARCH], extra_body=auto()
+    )
+    assert response.status == "failed"
+    assert [item.type for item in response.output] == ["web_search_call"]
+    assert response.error.code == "rate_limit_exceeded"
+    assert live.fake.recorder.total_requests == before + 1
+    assert [status for status, _ in usage_rows()] == ["ok", "client_error"]
+
+
+def test_a_background_response_with_tools_streams_and_resumes(live, serper):
+    client = live.openai()
+    events = list(
+        client.responses.create(
+            model=MODEL,
+            input="Find it",
+            tools=[WEB_SEARCH],
+            background=True,
+            stream=True,
+            extra_body=auto(),
+        )
+    )
+    types = [event.type for event in events]
+    assert types[2:7] == [
+        "response.output_item.added",
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
+        "response.output_item.done",
+    ]
+    assert types[-1] == "response.completed"
+    final = events[-1].response
+    replayed = list(client.responses.retrieve(final.id, stream=True, starting_after=3))
+    assert [event.type for event in replayed] == types[4:]
+    assert replayed[-1].response.output == final.output
