@@ -26,7 +26,12 @@ from django.utils import timezone
 from conversations.models import ResponseStatus
 from conversations.responses import buffer, services, toolruns
 from conversations.responses.events import Event, OutputBuilder, Sequencer
-from conversations.responses.objects import Record, response_object, usage_object
+from conversations.responses.objects import (
+    Record,
+    response_object,
+    usage_object,
+    usage_sum,
+)
 from conversations.responses.tooling import ToolSet
 from inference import pipeline, upstream
 from inference.accounting import Accounting
@@ -265,30 +270,7 @@ def _settle_record(run: Run, status: str) -> None:
 def _usage_total(run: Run) -> dict[str, Any] | None:
     """The chat usage of every model step of the run, added up."""
     last = run.assembler.usage or run.state.usage
-    if not run.usages:
-        return last
-    total: dict[str, Any] = {
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "total_tokens": 0,
-        "prompt_tokens_details": {"cached_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0},
-    }
-    for usage in [*run.usages, last or {}]:
-        for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
-            total[name] += _int(usage.get(name))
-        for group, name in (
-            ("prompt_tokens_details", "cached_tokens"),
-            ("completion_tokens_details", "reasoning_tokens"),
-        ):
-            details = usage.get(group)
-            if isinstance(details, dict):
-                total[group][name] += _int(details.get(name))
-    return total
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return usage_sum([*run.usages, last or {}]) if run.usages else last
 
 
 def _account(run: Run, status: str) -> None:

@@ -76,7 +76,9 @@ async def _call(
                 await task
 
 
-def _action(step: StepCall, arguments: Any, result: ToolResult | None) -> dict:
+def _action(
+    step: StepCall, arguments: Any, result: ToolResult | None
+) -> dict[str, Any]:
     arguments = arguments if isinstance(arguments, dict) else {}
     if step.server.remote_name == "scrape":
         return {"type": "open_page", "url": arguments.get("url")}
