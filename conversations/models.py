@@ -126,6 +126,10 @@ class ItemType(models.TextChoices):
     FUNCTION_CALL = "function_call", "Function call"
     FUNCTION_CALL_OUTPUT = "function_call_output", "Function call output"
     REASONING = "reasoning", "Reasoning"
+    # Tools the gateway ran in a response (conversations.responses.toolruns).
+    WEB_SEARCH_CALL = "web_search_call", "Web search call"
+    MCP_CALL = "mcp_call", "MCP call"
+    MCP_LIST_TOOLS = "mcp_list_tools", "MCP tool list"
 
 
 class MessageRole(models.TextChoices):
@@ -139,6 +143,7 @@ class ItemStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
     COMPLETED = "completed", "Completed"
     INCOMPLETE = "incomplete", "Incomplete"
+    FAILED = "failed", "Failed"  # a tool call item's only
 
 
 class ResponseStatus(models.TextChoices):
@@ -259,6 +264,8 @@ class Item(models.Model):
     output = models.JSONField(null=True, blank=True)
     summary = models.JSONField(null=True, blank=True)
     encrypted_content = models.TextField(blank=True)
+    # The rest of a tool item: server_label, error, tools (mcp_*), action (web search).
+    details = models.JSONField(null=True, blank=True)
     response = models.ForeignKey(
         Response,
         on_delete=models.SET_NULL,

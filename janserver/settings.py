@@ -536,6 +536,11 @@ RESPONSES_REPLAY_IDLE_SECONDS = UPSTREAM_IDLE_TIMEOUT_SECONDS + 60.0
 # `manage.py fail_orphaned_responses`).
 RESPONSES_HEARTBEAT_SECONDS = 30.0
 RESPONSES_ORPHANED_SECONDS = 180.0
+# Server-side tools in a response (web_search, mcp, Jan's google_search function):
+# at most RESPONSES_MAX_TOOL_STEPS rounds of tool calls (then the response ends
+# incomplete), each tool call within RESPONSES_TOOL_TIMEOUT_SECONDS (Jan: 8, 45 s).
+RESPONSES_MAX_TOOL_STEPS = env_int("RESPONSES_MAX_TOOL_STEPS", 8)
+RESPONSES_TOOL_TIMEOUT_SECONDS = env_float("RESPONSES_TOOL_TIMEOUT_SECONDS", 45.0)
 
 # Tenancy.
 INVITE_REDIRECT_URL = env_str("INVITE_REDIRECT_URL", "http://localhost:3000/invite")

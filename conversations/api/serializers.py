@@ -46,6 +46,23 @@ def _item_fields(item: Item) -> dict[str, Any]:
         return {"call_id": item.call_id, "name": item.name, "arguments": item.arguments}
     if item.type == ItemType.FUNCTION_CALL_OUTPUT:
         return {"call_id": item.call_id, "output": item.output}
+    details = item.details or {}
+    if item.type == ItemType.WEB_SEARCH_CALL:
+        return {"action": details.get("action") or {"type": "search"}}
+    if item.type == ItemType.MCP_CALL:
+        return {
+            "server_label": details.get("server_label", ""),
+            "name": item.name,
+            "arguments": item.arguments,
+            "output": item.output,
+            "error": details.get("error"),
+        }
+    if item.type == ItemType.MCP_LIST_TOOLS:
+        return {
+            "server_label": details.get("server_label", ""),
+            "tools": details.get("tools") or [],
+            "error": details.get("error"),
+        }
     fields: dict[str, Any] = {"summary": item.summary or []}
     if item.content is not None:
         fields["content"] = item.content

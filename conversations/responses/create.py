@@ -16,7 +16,7 @@ from typing import Any
 from django.utils import timezone
 
 from conversations.models import Conversation, Response, ResponseStatus
-from conversations.responses import buffer, runner, selectors, services
+from conversations.responses import buffer, runner, selectors, services, tooling
 from conversations.responses.messages import chat_messages
 from conversations.responses.objects import Record, item_with_id
 from conversations.responses.requests import ResponseRequest, request_parse
@@ -53,6 +53,8 @@ class Prepared:
     record: Record
     payload: InferenceRequest
     account: Accounting
+    call: Call | None = None
+    tools: tooling.ToolSet | None = None
 
 
 def _context(caller: Caller, request: ResponseRequest) -> Context:
@@ -86,14 +88,28 @@ def _check_tokens(request: ResponseRequest, entry: ModelEntry) -> None:
         )
 
 
+def _chat_tools(request: ResponseRequest, tools: tooling.ToolSet) -> dict[str, Any]:
+    """The request's chat tools with those offering its server tools added."""
+    offered = list(request.chat.get("tools") or [])
+    names = {tool["function"]["name"] for tool in offered}
+    offered += [
+        tool for tool in tools.chat_tools if tool["function"]["name"] not in names
+    ]
+    return {"tools": offered} if offered else {}
+
+
 def _payload(
-    request: ResponseRequest, context: Context, record: Record
+    request: ResponseRequest,
+    context: Context,
+    record: Record,
+    tools: tooling.ToolSet,
 ) -> InferenceRequest:
     messages = chat_messages(
         context.items + record.input_items, instructions=context.instructions
     )
     body = {
         **request.chat,
+        **_chat_tools(request, tools),
         "model": request.model,
         "messages": messages,
         "stream": True,
@@ -134,11 +150,23 @@ async def prepare(call: Call) -> Prepared:
     entry = await pipeline.model_for(call.principal, request.model)
     _check_tokens(request, entry)
     context = await db.run(_context, caller, request)
+    tools = await tooling.toolset_resolve(
+        call.principal, request.parameters.get("tools") or []
+    )
     record = _record(request, context)
-    payload = _payload(request, context, record)
+    payload = _payload(request, context, record, tools)
     account = await pipeline.admit(call, payload, "responses", stream=request.stream)
     return Prepared(
-        call.principal, caller, request, entry, context, record, payload, account
+        call.principal,
+        caller,
+        request,
+        entry,
+        context,
+        record,
+        payload,
+        account,
+        call=call,
+        tools=tools,
     )
 
 
@@ -163,6 +191,8 @@ def _run(prepared: Prepared) -> runner.Run:
         entry=prepared.entry,
         account=prepared.account,
         conversation_id=conversation.pk if conversation else None,
+        call=prepared.call,
+        tools=prepared.tools or tooling.ToolSet(),
     )
 
 

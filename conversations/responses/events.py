@@ -2,10 +2,14 @@
 
 `OutputBuilder` turns the deltas of an upstream chat stream (inference.assembly) into
 the Responses events of reasoning, message and function call items, and keeps the
-output items they add up to.
+output items they add up to. A tool call the gateway runs itself (`classify` names
+its item type, tooling.ServerTool) opens a `web_search_call` or `mcp_call` item
+instead; conversations.responses.toolruns runs it and finishes the item.
 """
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from inference.assembly import Delta, ToolCallDelta
@@ -36,14 +40,43 @@ def sse(event: Event) -> bytes:
     return f"event: {event['type']}\ndata: {data}\n\n".encode()
 
 
+@dataclass
+class StepCall:
+    """A tool call of the current model step: the chat side (id, name, arguments)
+    and its output item; `server` is the tooling.ServerTool of a server-run call."""
+
+    call_id: str
+    name: str
+    position: int
+    server: Any = None
+    arguments: str = ""
+    finished: bool = False
+
+
+def _no_server_tools(name: str | None) -> Any:
+    return None
+
+
 class OutputBuilder:
     """Output items and their events from chat deltas (see the module docstring)."""
 
-    def __init__(self, sequencer: Sequencer) -> None:
+    def __init__(
+        self,
+        sequencer: Sequencer,
+        classify: Callable[[str | None], Any] = _no_server_tools,
+    ) -> None:
         self.seq = sequencer
+        self.classify = classify
         self.items: list[dict[str, Any]] = []
         self._open: int | None = None  # the open reasoning or message item
         self._calls: dict[int, int] = {}  # open tool call index -> output index
+        self.step_calls: list[StepCall] = []
+        self._by_position: dict[int, StepCall] = {}
+
+    def new_step(self) -> None:
+        """Start the output of the next model step (after a round of tool calls)."""
+        self._calls.clear()
+        self.step_calls = []
 
     def feed(self, delta: Delta) -> list[Event]:
         """Return the events of one chunk's delta."""
@@ -62,6 +95,32 @@ class OutputBuilder:
         for position in list(self._calls.values()):
             events += self._close_call(position, status)
         self._calls.clear()
+        return events
+
+    def unfinished_settle(self, *, drop: bool) -> list[Event]:
+        """End the server-run calls that never finished: dropped from the output (an
+        interrupted run: nothing half-done is kept), or closed `incomplete`."""
+        events: list[Event] = []
+        unfinished = {
+            call.position
+            for call in self._by_position.values()
+            if call.server is not None and not call.finished
+        }
+        if drop:
+            self.items = [
+                item for i, item in enumerate(self.items) if i not in unfinished
+            ]
+            self._by_position.clear()
+            return events
+        for position in sorted(unfinished):
+            item = self.items[position]
+            item["status"] = "incomplete"
+            self._by_position[position].finished = True
+            events.append(
+                self.seq.event(
+                    "response.output_item.done", output_index=position, item=_copy(item)
+                )
+            )
         return events
 
     # Reasoning and message items: one content part each.
@@ -147,38 +206,111 @@ class OutputBuilder:
         position = self._calls.get(call.index)
         if position is None:
             events += self._close_text("completed")
-            item = {
-                "id": new_item_id(),
-                "type": "function_call",
-                "status": "in_progress",
-                "call_id": call.id or new_id("call"),
-                "name": call.name,
-                "arguments": "",
-            }
-            self._calls[call.index] = position = len(self.items)
-            self.items.append(item)
-            events.append(
-                self.seq.event(
-                    "response.output_item.added", output_index=position, item=dict(item)
-                )
-            )
+            events += self._open_call(call)
+            position = self._calls[call.index]
+        step = self._by_position[position]
         item = self.items[position]
-        if call.name and not item["name"]:
-            item["name"] = call.name
+        if call.name and not step.name:
+            step.name = call.name
+            if item["type"] == "function_call":
+                item["name"] = call.name
         if call.arguments:
-            item["arguments"] += call.arguments
-            events.append(
-                self.seq.event(
-                    "response.function_call_arguments.delta",
-                    item_id=item["id"],
-                    output_index=position,
-                    delta=call.arguments,
-                )
-            )
+            step.arguments += call.arguments
+            events += self._arguments_delta(step, item, call.arguments)
         return events
+
+    def _open_call(self, call: ToolCallDelta) -> list[Event]:
+        server = self.classify(call.name)
+        step = StepCall(
+            call_id=call.id or new_id("call"),
+            name=call.name or "",
+            position=len(self.items),
+            server=server,
+        )
+        item = _call_item(step)
+        self._calls[call.index] = step.position
+        self._by_position[step.position] = step
+        self.step_calls.append(step)
+        self.items.append(item)
+        events = [
+            self.seq.event(
+                "response.output_item.added",
+                output_index=step.position,
+                item=_copy(item),
+            )
+        ]
+        if item["type"] == "web_search_call":
+            events.append(self.progress_event(step, "in_progress"))
+        return events
+
+    def _arguments_delta(
+        self, step: StepCall, item: dict[str, Any], fragment: str
+    ) -> list[Event]:
+        if item["type"] == "web_search_call":
+            return []  # its arguments become the item's action when it runs
+        item["arguments"] = step.arguments
+        kind = "mcp_call" if item["type"] == "mcp_call" else "function_call"
+        return [
+            self.seq.event(
+                f"response.{kind}_arguments.delta",
+                item_id=item["id"],
+                output_index=step.position,
+                delta=fragment,
+            )
+        ]
+
+    def progress_event(self, step: StepCall, stage: str) -> Event:
+        """`response.<web_search_call|mcp_call>.<stage>` of a server-run call."""
+        item = self.items[step.position]
+        return self.seq.event(
+            f"response.{item['type']}.{stage}",
+            item_id=item["id"],
+            output_index=step.position,
+        )
+
+    def item_done(self, step: StepCall, **changes: Any) -> Event:
+        """Finish a server-run call's item with `changes`: its output_item.done."""
+        item = self.items[step.position]
+        item.update(changes)
+        step.finished = True
+        return self.seq.event(
+            "response.output_item.done", output_index=step.position, item=_copy(item)
+        )
+
+    def listing(self, listing: dict[str, Any]) -> list[Event]:
+        """The events of an `mcp_list_tools` item (tools listed when resolved)."""
+        item = {"id": new_item_id(), **listing}
+        position = len(self.items)
+        self.items.append(item)
+        ids = {"item_id": item["id"], "output_index": position}
+        outcome = "failed" if item.get("error") else "completed"
+        return [
+            self.seq.event(
+                "response.output_item.added",
+                output_index=position,
+                item={**item, "tools": []},
+            ),
+            self.seq.event("response.mcp_list_tools.in_progress", **ids),
+            self.seq.event(f"response.mcp_list_tools.{outcome}", **ids),
+            self.seq.event(
+                "response.output_item.done", output_index=position, item=_copy(item)
+            ),
+        ]
 
     def _close_call(self, position: int, status: str) -> list[Event]:
         item = self.items[position]
+        if item["type"] == "mcp_call":  # arguments done; it runs next
+            return [
+                self.seq.event(
+                    "response.mcp_call_arguments.done",
+                    item_id=item["id"],
+                    output_index=position,
+                    arguments=item["arguments"],
+                )
+            ]
+        if item["type"] != "function_call":
+            return []
+        self._by_position[position].finished = True
         item["status"] = status
         return [
             self.seq.event(
@@ -194,5 +326,37 @@ class OutputBuilder:
         ]
 
 
+def _call_item(step: StepCall) -> dict[str, Any]:
+    server = step.server
+    head = {"id": new_item_id(), "status": "in_progress"}
+    if server is None:
+        return {
+            **head,
+            "type": "function_call",
+            "call_id": step.call_id,
+            "name": step.name,
+            "arguments": "",
+        }
+    if server.kind == "web_search_call":
+        kind = "open_page" if server.remote_name == "scrape" else "search"
+        return {**head, "type": "web_search_call", "action": {"type": kind}}
+    return {
+        **head,
+        "type": "mcp_call",
+        "server_label": server.server_label,
+        "name": server.remote_name,
+        "arguments": "",
+        "output": None,
+        "error": None,
+        "approval_request_id": None,
+    }
+
+
 def _copy(item: dict[str, Any]) -> dict[str, Any]:
-    return {**item, "content": [dict(part) for part in item.get("content", [])]}
+    copied = {**item}
+    for key in ("content", "tools"):
+        if isinstance(item.get(key), list):
+            copied[key] = [dict(part) for part in item[key]]
+    if isinstance(item.get("action"), dict):
+        copied["action"] = dict(item["action"])
+    return copied

@@ -3,7 +3,9 @@
 Messages keep their role (`developer` becomes `system`, which every chat template
 knows); consecutive function calls become one assistant message with `tool_calls`,
 merged into the assistant message just before them; function call outputs become
-`tool` messages. Reasoning items are not sent back to the model.
+`tool` messages. An `mcp_call` the gateway ran becomes both (the call, then its output
+or error). Reasoning items, tool lists and web search calls (whose results the
+answer after them used) are not sent back to the model.
 """
 
 from typing import Any
@@ -68,6 +70,20 @@ def _append_call(messages: list[dict[str, Any]], item: dict[str, Any]) -> None:
     )
 
 
+def _mcp_call(messages: list[dict[str, Any]], item: dict[str, Any]) -> None:
+    call_id = item.get("id") or "mcp_call"
+    name = f"{item.get('server_label', '')}__{item.get('name', '')}"
+    _append_call(
+        messages,
+        {"call_id": call_id, "name": name, "arguments": item.get("arguments")},
+    )
+    error = item.get("error")
+    output = item.get("output")
+    if output is None:
+        output = f"The tool failed: {error}" if error else ""
+    messages.append({"role": "tool", "tool_call_id": call_id, "content": output})
+
+
 def chat_messages(
     items: list[dict[str, Any]], *, instructions: str | None = None
 ) -> list[dict[str, Any]]:
@@ -82,6 +98,8 @@ def chat_messages(
             messages.append({"role": role, "content": content_of(item.get("content"))})
         elif kind == "function_call":
             _append_call(messages, item)
+        elif kind == "mcp_call":
+            _mcp_call(messages, item)
         elif kind == "function_call_output":
             messages.append(
                 {

@@ -110,6 +110,7 @@ def response_object(record: Record) -> dict[str, Any]:
 def item_with_id(cleaned: dict[str, Any]) -> dict[str, Any]:
     """Return a cleaned input item (conversations.validation) in OpenAI's item shape."""
     item = {"id": new_item_id(), **cleaned}
+    item.update(item.pop("details", None) or {})  # a tool item's own fields
     if item["type"] == "reasoning":
         for key in ("content", "encrypted_content"):
             if not item.get(key):
@@ -146,3 +147,23 @@ def usage_object(usage: dict[str, Any] | None) -> dict[str, Any] | None:
         },
         "total_tokens": _count(usage.get("total_tokens")) or prompt + completion,
     }
+
+
+def usage_sum(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return chat usages (one per model step of a response) added up."""
+    total: dict[str, Any] = {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+    for usage in usages:
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            total[name] += _count(usage.get(name))
+        for group, name in (
+            ("prompt_tokens_details", "cached_tokens"),
+            ("completion_tokens_details", "reasoning_tokens"),
+        ):
+            total[group][name] += _detail(usage, group, name)
+    return total

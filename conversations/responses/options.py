@@ -8,15 +8,22 @@ TOOL_CHOICES = ("none", "auto", "required")
 FORMATS = ("text", "json_object", "json_schema")
 
 
-def _function_tool(tool: Any, param: str) -> dict[str, Any]:
-    if not isinstance(tool, dict):
-        raise InvalidRequest("Each tool must be an object.", param=param)
-    if tool.get("type") != "function":
-        raise InvalidRequest(
-            f"Unsupported tool type {tool.get('type')!r}: only `function` tools "
-            "are supported.",
-            param=f"{param}.type",
-        )
+WEB_SEARCH_TYPES = ("web_search", "web_search_preview")
+SEARCH_CONTEXT_SIZES = ("low", "medium", "high")
+# What an `mcp` tool may not carry: only servers registered by the organization run.
+MCP_UNSUPPORTED = ("server_url", "connector_id", "authorization", "headers")
+
+
+def _function_tool(tool: dict[str, Any], param: str) -> dict[str, Any]:
+    """A function tool in OpenAI's flat shape, or the chat shape Jan's clients send
+    (`{"type": "function", "function": {...}}`), as the flat shape."""
+    nested = tool.get("function")
+    if nested is not None:
+        if not isinstance(nested, dict):
+            raise InvalidRequest(
+                f"{param}.function must be an object.", param=f"{param}.function"
+            )
+        tool, param = nested, f"{param}.function"
     name = tool.get("name")
     if not isinstance(name, str) or not name:
         raise MissingParameter(
@@ -40,13 +47,102 @@ def _function_tool(tool: Any, param: str) -> dict[str, Any]:
     }
 
 
+def _web_search_tool(tool: dict[str, Any], param: str) -> dict[str, Any]:
+    size = tool.get("search_context_size", "medium")
+    if size not in SEARCH_CONTEXT_SIZES:
+        raise InvalidRequest(
+            f"{param}.search_context_size must be one of "
+            f"{', '.join(SEARCH_CONTEXT_SIZES)}.",
+            param=f"{param}.search_context_size",
+        )
+    for key in ("filters", "user_location"):
+        if tool.get(key) is not None and not isinstance(tool[key], dict):
+            raise InvalidRequest(
+                f"{param}.{key} must be an object.", param=f"{param}.{key}"
+            )
+    return {
+        "type": tool["type"],
+        "filters": tool.get("filters"),
+        "search_context_size": size,
+        "user_location": tool.get("user_location"),
+    }
+
+
+def _allowed_tools(value: Any, param: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("tool_names")
+        param = f"{param}.tool_names"
+    if not isinstance(value, list) or not all(
+        isinstance(name, str) and name for name in value
+    ):
+        raise InvalidRequest(f"{param} must be an array of tool names.", param=param)
+    return list(value)
+
+
+def _mcp_tool(tool: dict[str, Any], param: str) -> dict[str, Any]:
+    label = tool.get("server_label")
+    if not isinstance(label, str) or not label:
+        raise MissingParameter(
+            f"Missing required parameter: '{param}.server_label'.",
+            param=f"{param}.server_label",
+        )
+    for key in MCP_UNSUPPORTED:
+        if tool.get(key) is not None:
+            raise InvalidRequest(
+                f"{param}.{key} is not supported: an `mcp` tool names an MCP server "
+                "registered by your organization with `server_label`.",
+                param=f"{param}.{key}",
+            )
+    approval = tool.get("require_approval", "never")
+    if approval != "never":
+        raise InvalidRequest(
+            f'{param}.require_approval must be "never": tool approvals are not '
+            "supported, registered servers' allowed tools run without one.",
+            param=f"{param}.require_approval",
+        )
+    description = tool.get("server_description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidRequest(
+            f"{param}.server_description must be a string.",
+            param=f"{param}.server_description",
+        )
+    return {
+        "type": "mcp",
+        "server_label": label,
+        "allowed_tools": _allowed_tools(
+            tool.get("allowed_tools"), f"{param}.allowed_tools"
+        ),
+        "require_approval": "never",
+        "server_description": description,
+    }
+
+
+def _tool(tool: Any, param: str) -> dict[str, Any]:
+    if not isinstance(tool, dict):
+        raise InvalidRequest("Each tool must be an object.", param=param)
+    kind = tool.get("type")
+    if kind == "function":
+        return _function_tool(tool, param)
+    if kind in WEB_SEARCH_TYPES:
+        return _web_search_tool(tool, param)
+    if kind == "mcp":
+        return _mcp_tool(tool, param)
+    raise InvalidRequest(
+        f"Unsupported tool type {kind!r}: use `function`, `web_search` or `mcp`.",
+        param=f"{param}.type",
+    )
+
+
 def tools_clean(value: Any) -> list[dict[str, Any]]:
-    """Return the function tools of a request (only function tools are supported)."""
+    """Return the tools of a request: function tools (either shape), `web_search`
+    and `mcp` tools (servers registered by the caller's organization)."""
     if value is None:
         return []
     if not isinstance(value, list):
         raise InvalidRequest("`tools` must be an array.", param="tools")
-    return [_function_tool(tool, f"tools[{i}]") for i, tool in enumerate(value)]
+    return [_tool(tool, f"tools[{i}]") for i, tool in enumerate(value)]
 
 
 def chat_tool(tool: dict[str, Any]) -> dict[str, Any]:

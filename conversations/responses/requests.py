@@ -183,7 +183,9 @@ def _parameters(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     chat: dict[str, Any] = _passed_through(body)
     if tools:
-        chat["tools"] = [chat_tool(tool) for tool in tools]
+        functions = [chat_tool(tool) for tool in tools if tool["type"] == "function"]
+        if functions:  # server tools are added once resolved (tooling.py)
+            chat["tools"] = functions
         chat["parallel_tool_calls"] = parallel
     if chat_choice is not None and (tools or chat_choice == "none"):
         chat["tool_choice"] = chat_choice

@@ -1,8 +1,13 @@
-"""Drive one upstream chat stream into Responses events, output items and a stored end.
+"""Drive a response's upstream chat streams into Responses events, output items and a
+stored end.
 
 `execute(run, emit)` emits the events of a run (None stands for "nothing new yet", a
 heartbeat): created, in_progress, the output item events, then exactly one terminal
-event, which is emitted only once the outcome is stored. The upstream's events come
+event, which is emitted only once the outcome is stored. A run with server-side tools
+(tooling.py) loops: a model step that calls them gets their results
+(toolruns.py) and the model the next step, each step admitted by the pipeline (rate
+limits, budgets) and leaving its own usage row, for at most RESPONSES_MAX_TOOL_STEPS
+rounds of tool calls (then the response ends `incomplete`). The upstream's events come
 through the one relay loop (inference.streaming.relay). When the run is cancelled (a
 client disconnect, a cancel, a shutdown) the conclusion runs in a background task
 (janserver.background): the upstream is closed, the partial output stored, usage
@@ -12,21 +17,29 @@ recorded, and a background response's terminal event published to its buffer.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from conversations.models import ResponseStatus
-from conversations.responses import buffer, services
+from conversations.responses import buffer, services, toolruns
 from conversations.responses.events import Event, OutputBuilder, Sequencer
-from conversations.responses.objects import Record, response_object, usage_object
+from conversations.responses.objects import (
+    Record,
+    response_object,
+    usage_object,
+    usage_sum,
+)
+from conversations.responses.tooling import ToolSet
 from inference import pipeline, upstream
 from inference.accounting import Accounting
 from inference.assembly import ChatAssembler
 from inference.catalog import ModelEntry
 from inference.models import UsageStatus
 from inference.payloads import InferenceRequest
+from inference.pipeline import Call
 from inference.streaming import StreamState, relay
 from janserver import background, db
 from janserver.errors import APIError, UpstreamError
@@ -54,6 +67,8 @@ class Run:
     entry: ModelEntry
     account: Accounting
     conversation_id: int | None = None
+    call: Call | None = None  # admits each further model step (tool runs)
+    tools: ToolSet = field(default_factory=ToolSet)
     opened: upstream.OpenStream | None = None
     publish: Publish | None = None
     cancel_requested: bool = False
@@ -63,9 +78,12 @@ class Run:
     output: OutputBuilder = field(init=False)
     failure: APIError | None = None
     concluded: bool = False
+    tool_rounds: int = 0
+    step_limited: bool = False
+    usages: list[dict[str, Any]] = field(default_factory=list)  # of earlier steps
 
     def __post_init__(self) -> None:
-        self.output = OutputBuilder(self.seq)
+        self.output = OutputBuilder(self.seq, self.tools.get)
 
     def snapshot_event(self, kind: str) -> Event:
         return self.seq.event(kind, response=response_object(self.record))
@@ -99,8 +117,10 @@ async def _execute(run: Run, emit: Emit) -> None:
         await emit(run.snapshot_event("response.created"))
         if await _start(run):
             await emit(run.snapshot_event("response.in_progress"))
-            if run.opened is not None:
-                await relay(run.opened.read, run.state, _RunSink(run, emit))
+            for listing in run.tools.listings:
+                for event in run.output.listing(listing):
+                    await emit(event)
+            await _steps(run, emit)
             outcome = _outcome(run)
         else:
             outcome = ResponseStatus.CANCELLED
@@ -130,6 +150,67 @@ async def _start(run: Run) -> bool:
     return True
 
 
+async def _steps(run: Run, emit: Emit) -> None:
+    """Relay model steps, running their server-side tool calls between them."""
+    while run.opened is not None:
+        await relay(run.opened.read, run.state, _RunSink(run, emit))
+        calls = run.output.step_calls
+        server_calls = [call for call in calls if call.server is not None]
+        if (
+            not server_calls
+            or run.state.error is not None
+            or run.assembler.finish_reason == "length"
+        ):
+            return
+        if run.tool_rounds >= toolruns.max_tool_steps():
+            run.step_limited = True
+            return
+        for event in run.output.close("completed"):
+            await emit(event)
+        toolbox = run.tools.toolbox
+        if toolbox is None:  # never: server calls come from it
+            return
+        results = await toolruns.calls_run(
+            run.output,
+            toolbox,
+            server_calls,
+            request_id=run.account.request_id,
+            emit=emit,
+        )
+        if len(server_calls) < len(calls):
+            return  # the client's own function calls: returned to it
+        run.tool_rounds += 1
+        messages = toolruns.step_messages(run.assembler.content, calls, results)
+        await _next_step(run, messages)
+
+
+async def _next_step(run: Run, messages: list[dict[str, Any]]) -> None:
+    """Account the step that ended; admit and open the next one with `messages`
+    added (a refusal or an upstream failure fails the response)."""
+    _account(run, ResponseStatus.COMPLETED)
+    run.usages.append(run.assembler.usage or run.state.usage or {})
+    if run.opened is not None:
+        await run.opened.aclose()
+        run.opened = None
+    body = {**run.payload.body, "messages": [*run.payload.body["messages"], *messages]}
+    run.payload = replace(run.payload, body=body)
+    run.assembler = ChatAssembler()
+    run.state = StreamState(strip_usage=False)
+    run.output.new_step()
+    if run.call is None:
+        run.failure = UpstreamError("The next model step could not be admitted.")
+        return
+    try:
+        run.account = await pipeline.admit(
+            run.call, run.payload, "responses", stream=run.account.stream
+        )
+        opened = await pipeline.open_upstream(run.payload, run.entry, run.account)
+    except APIError as error:
+        run.failure = error
+        return
+    run.opened = opened.stream
+
+
 class _RunSink:
     """The relay's Sink of a run: chat events become Responses events."""
 
@@ -153,7 +234,7 @@ class _RunSink:
 def _outcome(run: Run) -> str:
     if run.failure is not None or run.state.error is not None:
         return ResponseStatus.FAILED
-    if run.assembler.finish_reason == "length":
+    if run.assembler.finish_reason == "length" or run.step_limited:
         return ResponseStatus.INCOMPLETE
     return ResponseStatus.COMPLETED
 
@@ -171,23 +252,34 @@ def _settle_record(run: Run, status: str) -> None:
     record = run.record
     record.status = status
     record.output = run.output.items
-    record.usage = usage_object(run.assembler.usage or run.state.usage)
+    record.usage = usage_object(_usage_total(run))
     record.completed_at = int(timezone.now().timestamp())
     error = run.failure or run.state.error
     if status == ResponseStatus.FAILED and error is not None:
-        record.error = {"code": "server_error", "message": error.message}
+        code = "rate_limit_exceeded" if error.status == 429 else "server_error"
+        record.error = {"code": code, "message": error.message}
     if status == ResponseStatus.INCOMPLETE:
-        reason = (
-            "max_output_tokens" if run.assembler.finish_reason == "length" else None
-        )
+        reason = None
+        if run.assembler.finish_reason == "length":
+            reason = "max_output_tokens"
+        elif run.step_limited:
+            reason = "max_tool_calls"
         record.incomplete_details = {"reason": reason}
+
+
+def _usage_total(run: Run) -> dict[str, Any] | None:
+    """The chat usage of every model step of the run, added up."""
+    last = run.assembler.usage or run.state.usage
+    return usage_sum([*run.usages, last or {}]) if run.usages else last
 
 
 def _account(run: Run, status: str) -> None:
     if run.failure is not None:
         return  # the upstream never answered: pipeline.open_upstream recorded it
-    if status in (ResponseStatus.INCOMPLETE, ResponseStatus.CANCELLED) and (
-        run.assembler.finish_reason != "length"
+    if (
+        status in (ResponseStatus.INCOMPLETE, ResponseStatus.CANCELLED)
+        and run.assembler.finish_reason != "length"
+        and not run.step_limited
     ):
         usage_status = UsageStatus.DISCONNECTED
     else:
@@ -201,9 +293,10 @@ def _account(run: Run, status: str) -> None:
     )
 
 
-async def conclude(run: Run, status: str) -> list[Event]:
-    """End `run` with `status` (once): close the upstream and the open items, store
-    the outcome, record usage; return the last events, the terminal one last."""
+async def conclude(run: Run, status: str, *, interrupted: bool = False) -> list[Event]:
+    """End `run` with `status` (once): close the upstream and the open items (an
+    `interrupted` run drops its unfinished tool calls), store the outcome, record
+    usage; return the last events, the terminal one last."""
     if run.concluded:
         return []
     run.concluded = True
@@ -211,6 +304,7 @@ async def conclude(run: Run, status: str) -> list[Event]:
         await run.opened.aclose()
     item_status = "completed" if status == ResponseStatus.COMPLETED else "incomplete"
     events = run.output.close(item_status)
+    events += run.output.unfinished_settle(drop=interrupted)
     _settle_record(run, status)
     _account(run, status)
     try:
@@ -228,7 +322,7 @@ async def conclude(run: Run, status: str) -> list[Event]:
 
 
 async def _conclude_and_publish(run: Run, status: str) -> None:
-    events = await conclude(run, status)
+    events = await conclude(run, status, interrupted=True)
     if run.publish is not None:
         for event in events:
             await run.publish(event)

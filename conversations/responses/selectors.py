@@ -84,6 +84,9 @@ def _item_shape(item: Item) -> dict[str, Any]:
         shape.update(call_id=item.call_id, name=item.name, arguments=item.arguments)
     elif item.type == ItemType.FUNCTION_CALL_OUTPUT:
         shape.update(call_id=item.call_id, output=item.output)
+    elif item.type == ItemType.MCP_CALL:
+        shape.update(name=item.name, arguments=item.arguments, output=item.output)
+        shape.update(item.details or {})
     return shape
 
 

@@ -24,7 +24,7 @@ BAD_CREATES = [
             ]
         },
         "Invalid value for 'items[1].type': use one of message, function_call, "
-        "function_call_output, reasoning.",
+        "function_call_output, reasoning, web_search_call, mcp_call, mcp_list_tools.",
         "items[1].type",
         "invalid_value",
     ),

@@ -56,7 +56,7 @@ def other(live):
             "invalid_value",
         ),
         (
-            {"input": [{"type": "web_search_call"}]},
+            {"input": [{"type": "file_search_call"}]},
             400,
             "input[0].type",
             "invalid_value",
@@ -74,7 +74,68 @@ def other(live):
             "invalid_value",
         ),
         ({"metadata": {"k": "v" * 513}}, 400, "metadata.k", "invalid_value"),
-        ({"tools": [{"type": "web_search"}]}, 400, "tools[0].type", "invalid_value"),
+        (
+            {"tools": [{"type": "file_search"}]},
+            400,
+            "tools[0].type",
+            "invalid_value",
+        ),
+        (
+            {"tools": [{"type": "function", "function": "x"}]},
+            400,
+            "tools[0].function",
+            "invalid_value",
+        ),
+        (
+            {"tools": [{"type": "function", "function": {"description": "d"}}]},
+            400,
+            "tools[0].function.name",
+            "missing_required_parameter",
+        ),
+        (
+            {"tools": [{"type": "web_search", "search_context_size": "huge"}]},
+            400,
+            "tools[0].search_context_size",
+            "invalid_value",
+        ),
+        (
+            {"tools": [{"type": "mcp"}]},
+            400,
+            "tools[0].server_label",
+            "missing_required_parameter",
+        ),
+        (
+            {
+                "tools": [
+                    {"type": "mcp", "server_label": "x", "require_approval": "always"}
+                ]
+            },
+            400,
+            "tools[0].require_approval",
+            "invalid_value",
+        ),
+        (
+            {
+                "tools": [
+                    {"type": "mcp", "server_label": "x", "server_url": "http://e.x"}
+                ]
+            },
+            400,
+            "tools[0].server_url",
+            "invalid_value",
+        ),
+        (
+            {"tools": [{"type": "mcp", "server_label": "x", "allowed_tools": "all"}]},
+            400,
+            "tools[0].allowed_tools",
+            "invalid_value",
+        ),
+        (
+            {"tools": [{"type": "mcp", "server_label": "nowhere"}]},
+            400,
+            "tools[0].server_label",
+            "unknown_server_label",
+        ),
         (
             {"tools": [{"type": "function"}]},
             400,

@@ -13,6 +13,7 @@ from conversations.responses.events import OutputBuilder, Sequencer, sse
 from conversations.responses.messages import chat_messages
 from conversations.responses.objects import usage_object
 from conversations.responses.requests import request_parse
+from conversations.responses.tooling import ServerTool
 from inference import pipeline, upstream
 from inference.assembly import Delta, ToolCallDelta
 from inference.testing.fixtures import MODEL
@@ -22,6 +23,48 @@ from janserver.errors import InvalidRequest
 
 def parsed(**fields):
     return request_parse(json.dumps({"model": "m", "input": "Hi", **fields}).encode())
+
+
+def test_request_accepts_both_function_tool_shapes_and_server_tools():
+    chat_shaped = {
+        "type": "function",
+        "function": {"name": "google_search", "parameters": {"type": "object"}},
+    }
+    request = parsed(
+        tools=[
+            chat_shaped,
+            {"type": "web_search"},
+            {"type": "mcp", "server_label": "crm", "allowed_tools": ["lookup"]},
+        ]
+    )
+    assert request.parameters["tools"] == [
+        {
+            "type": "function",
+            "name": "google_search",
+            "description": None,
+            "parameters": {"type": "object"},
+            "strict": None,
+        },
+        {
+            "type": "web_search",
+            "filters": None,
+            "search_context_size": "medium",
+            "user_location": None,
+        },
+        {
+            "type": "mcp",
+            "server_label": "crm",
+            "allowed_tools": ["lookup"],
+            "require_approval": "never",
+            "server_description": None,
+        },
+    ]
+    assert request.chat["tools"] == [
+        {
+            "type": "function",
+            "function": {"name": "google_search", "parameters": {"type": "object"}},
+        }
+    ]
 
 
 def test_request_translates_options_and_passes_unknown_fields_through():
@@ -136,6 +179,92 @@ def test_output_builder_orders_items_and_events():
     )
     assert events[0]["item"]["content"] == []  # added before its part
     assert sse(events[0]).startswith(b"event: response.output_item.added\ndata: {")
+
+
+def _server_tools(name):
+    tools = {
+        "google_search": ServerTool(
+            "google_search", "web_search_call", "builtin", "google_search"
+        ),
+        "crm__lookup": ServerTool("crm__lookup", "mcp_call", "crm", "lookup"),
+    }
+    return tools.get(name)
+
+
+def test_output_builder_opens_server_call_items():
+    """Server-run calls open web_search_call / mcp_call items; an interrupted run
+    drops the unfinished ones, the step limit closes them incomplete."""
+    builder = OutputBuilder(Sequencer(), _server_tools)
+    events = builder.feed(
+        Delta(tool_calls=[ToolCallDelta(0, "a", "google_search", '{"q": "x"}')])
+    )
+    events += builder.feed(
+        Delta(tool_calls=[ToolCallDelta(1, "b", "crm__lookup", '{"id": 1}')])
+    )
+    events += builder.close("completed")
+    assert [e["type"] for e in events] == [
+        "response.output_item.added",
+        "response.web_search_call.in_progress",
+        "response.output_item.added",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+    ]
+    search, call = builder.items
+    assert search == {
+        "id": search["id"],
+        "status": "in_progress",
+        "type": "web_search_call",
+        "action": {"type": "search"},
+    }
+    assert (call["server_label"], call["name"], call["arguments"]) == (
+        "crm",
+        "lookup",
+        '{"id": 1}',
+    )
+    assert [(step.call_id, step.arguments) for step in builder.step_calls] == [
+        ("a", '{"q": "x"}'),
+        ("b", '{"id": 1}'),
+    ]
+    closed = builder.unfinished_settle(drop=False)
+    assert [e["item"]["status"] for e in closed] == ["incomplete", "incomplete"]
+    dropping = OutputBuilder(Sequencer(), _server_tools)
+    dropping.feed(Delta(content="Looking."))
+    dropping.feed(Delta(tool_calls=[ToolCallDelta(0, "a", "crm__lookup", "{}")]))
+    dropping.close("completed")
+    assert dropping.unfinished_settle(drop=True) == []
+    assert [item["type"] for item in dropping.items] == ["message"]
+
+
+def test_chat_messages_send_mcp_calls_back_as_calls_and_results():
+    items = [
+        {"type": "mcp_list_tools", "server_label": "crm", "tools": []},
+        {"type": "web_search_call", "action": {"type": "search", "query": "q"}},
+        {
+            "type": "mcp_call",
+            "id": "mcp_1",
+            "server_label": "crm",
+            "name": "lookup",
+            "arguments": "{}",
+            "output": "found",
+        },
+        {
+            "type": "mcp_call",
+            "id": "mcp_2",
+            "server_label": "crm",
+            "name": "lookup",
+            "arguments": "{}",
+            "output": None,
+            "error": {"type": "mcp_tool_execution_error", "content": []},
+        },
+    ]
+    messages = chat_messages(items)
+    assert [m["role"] for m in messages] == ["assistant", "tool", "assistant", "tool"]
+    assert messages[0]["tool_calls"][0]["function"] == {
+        "name": "crm__lookup",
+        "arguments": "{}",
+    }
+    assert messages[1] == {"role": "tool", "tool_call_id": "mcp_1", "content": "found"}
+    assert messages[3]["content"].startswith("The tool failed:")
 
 
 def test_usage_object_maps_chat_usage():

@@ -122,7 +122,17 @@ LONG = "x" * 101
     ("raw", "param", "error"),
     [
         ("hi", "items[0]", InvalidRequest),
-        ({"type": "web_search_call"}, "items[0].type", InvalidRequest),
+        ({"type": "file_search_call"}, "items[0].type", InvalidRequest),
+        (
+            {"type": "web_search_call", "action": {"type": "x"}},
+            "items[0].action.type",
+            InvalidRequest,
+        ),
+        (
+            {"type": "mcp_call", "name": "echo", "arguments": "{}"},
+            "items[0].server_label",
+            MissingParameter,
+        ),
         ({"type": "item_reference", "id": "msg_1"}, "items[0].type", InvalidRequest),
         ({"content": "hi"}, "items[0].role", MissingParameter),
         ({"role": "tool", "content": "hi"}, "items[0].role", InvalidRequest),

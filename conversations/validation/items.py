@@ -119,7 +119,9 @@ def _parts(
 
 
 # Choices' `.values` builds a new list on every access: these are read per item.
-ITEM_STATUSES = tuple(ItemStatus.values)
+ITEM_STATUSES = (ItemStatus.IN_PROGRESS, ItemStatus.COMPLETED, ItemStatus.INCOMPLETE)
+TOOL_CALL_STATUSES = tuple(ItemStatus.values)
+WEB_SEARCH_ACTIONS = ("search", "open_page", "find_in_page")
 MESSAGE_ROLES = tuple(MessageRole.values)
 
 
@@ -203,11 +205,75 @@ def _reasoning(item: dict[str, Any], param: str) -> dict[str, Any]:
     }
 
 
+# Tool items the gateway ran (conversations.responses.toolruns), as it shows them.
+
+
+def _label(item: dict[str, Any], param: str) -> str:
+    label = string_field(
+        item, "server_label", param, max_chars=CALL_ID_MAX_CHARS, allow_empty=False
+    )
+    return label or ""
+
+
+def _web_search_call(item: dict[str, Any], param: str) -> dict[str, Any]:
+    known_only(item, {"type", "id", "status", "action"}, param)
+    action = as_object(item.get("action") or {}, f"{param}.action")
+    if action.get("type") not in WEB_SEARCH_ACTIONS:
+        raise InvalidRequest(
+            f"Invalid value for '{param}.action.type': use one of "
+            f"{', '.join(WEB_SEARCH_ACTIONS)}.",
+            param=f"{param}.action.type",
+        )
+    status = choice_field(
+        item, "status", TOOL_CALL_STATUSES, param, ItemStatus.COMPLETED
+    )
+    return {"status": status, "details": {"action": action}}
+
+
+def _mcp_call(item: dict[str, Any], param: str) -> dict[str, Any]:
+    fields = {"type", "id", "server_label", "name", "arguments", "output", "error"}
+    known_only(item, fields | {"status", "approval_request_id"}, param)
+    error = item.get("error")
+    if error is not None and not isinstance(error, dict | str):
+        raise InvalidRequest(
+            f"{param}.error must be an object.", param=f"{param}.error"
+        )
+    return {
+        "name": string_field(
+            item, "name", param, max_chars=CALL_ID_MAX_CHARS, allow_empty=False
+        ),
+        "arguments": string_field(item, "arguments", param),
+        "output": string_field(item, "output", param, required=False),
+        "status": choice_field(
+            item, "status", TOOL_CALL_STATUSES, param, ItemStatus.COMPLETED
+        ),
+        "details": {"server_label": _label(item, param), "error": error},
+    }
+
+
+def _mcp_list_tools(item: dict[str, Any], param: str) -> dict[str, Any]:
+    known_only(item, {"type", "id", "server_label", "tools", "error"}, param)
+    tools = as_list(item.get("tools") or [], f"{param}.tools")
+    for index, tool in enumerate(tools):
+        as_object(tool, f"{param}.tools[{index}]")
+    return {
+        "status": ItemStatus.COMPLETED,
+        "details": {
+            "server_label": _label(item, param),
+            "tools": tools,
+            "error": string_field(item, "error", param, required=False),
+        },
+    }
+
+
 ITEM_TYPES: dict[str, Normalizer] = {
     ItemType.MESSAGE: _message,
     ItemType.FUNCTION_CALL: _function_call,
     ItemType.FUNCTION_CALL_OUTPUT: _function_call_output,
     ItemType.REASONING: _reasoning,
+    ItemType.WEB_SEARCH_CALL: _web_search_call,
+    ItemType.MCP_CALL: _mcp_call,
+    ItemType.MCP_LIST_TOOLS: _mcp_list_tools,
 }
 
 

@@ -22,7 +22,6 @@ from inference.testing.fake_vllm_logprobs import (
 from inference.testing.fake_vllm_plan import Plan
 
 THOUGHTS = (" Let", " me", " think", " this", " through", " step", " by", " step", ".")
-TOOL_ARGUMENTS = ('{"location": "', "Paris", '", "unit": "', "celsius", '"}')
 EXTRA_TOP = {"x_fake": {"relay": "lossless"}}
 EXTRA_CHOICE = {"x_fake_choice": "kept"}
 EXTRA_DELTA = {"x_fake_delta": "kept"}
@@ -143,7 +142,7 @@ class ChatResponse(_Response):
 
     @property
     def completion_tokens(self) -> int:
-        tool_tokens = len(self.tool_ids) * (1 + len(TOOL_ARGUMENTS))
+        tool_tokens = len(self.tool_ids) * (1 + len(self.plan.tool_arguments))
         return super().completion_tokens + tool_tokens
 
     def chunk(self, delta: bytes, logprobs: bytes = b"null") -> bytes:
@@ -180,7 +179,7 @@ class ChatResponse(_Response):
         function: dict[str, str] = {"name": self.plan.tool_name}
         head = {"id": tool_id, "type": "function", "index": index, "function": function}
         yield self.chunk(b'"tool_calls":' + _dumps([head]))
-        for fragment in TOOL_ARGUMENTS:
+        for fragment in self.plan.tool_arguments:
             delta = {"index": index, "function": {"arguments": fragment}}
             yield self.chunk(b'"tool_calls":' + _dumps([delta]))
 
@@ -221,7 +220,7 @@ class ChatResponse(_Response):
         return message
 
     def _tool_object(self, tool_id: str) -> dict[str, Any]:
-        arguments = "".join(TOOL_ARGUMENTS)
+        arguments = "".join(self.plan.tool_arguments)
         function = {"name": self.plan.tool_name, "arguments": arguments}
         return {"id": tool_id, "type": "function", "function": function}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,7 +12,7 @@ from inference.testing.fake_vllm_logprobs import fake_text
 
 Kind = Literal["chat", "completion"]
 
-CHAT_ONLY_MODES = frozenset({"reasoning", "tool_calls"})
+CHAT_ONLY_MODES = frozenset({"reasoning", "tool_calls", "tools_auto"})
 CONTENT_MODES = CHAT_ONLY_MODES | {"extra"}
 PRE_HEADER_FAULTS = frozenset({"error_500", "hang_before_headers", "garbage", "html"})
 MID_STREAM_FAULTS = frozenset(
@@ -21,6 +22,9 @@ FAULT_MODES = PRE_HEADER_FAULTS | MID_STREAM_FAULTS
 MODES = CONTENT_MODES | FAULT_MODES | {"slow_first_token", "linger_after_done"}
 MODE_HEADER = "X-Fake-Mode"
 DEFAULT_TOOL = "get_weather"
+DEFAULT_ARGUMENTS = ('{"location": "', "Paris", '", "unit": "', "celsius", '"}')
+# What a string argument of a schema-derived call holds (tools_auto mode).
+FAKE_STRING = "fake query"
 UNLIMITED = 1 << 30
 
 
@@ -62,6 +66,7 @@ class Plan:
     content_count: int
     finish_reason: str
     tool_name: str
+    tool_arguments: tuple[str, ...] = DEFAULT_ARGUMENTS
     # A stop sequence met: the text of the last token before it, and the sequence.
     content_tail: str = ""
     stop_reason: str | None = None
@@ -143,6 +148,10 @@ def make_plan(
     if model not in models:
         raise UnknownModel(model)
     modes = settings.mode if kind == "chat" else settings.mode - CHAT_ONLY_MODES
+    tool_arguments: tuple[str, ...] = DEFAULT_ARGUMENTS
+    if "tools_auto" in modes:
+        modes = _tools_auto(modes, body)
+        tool_arguments = _schema_arguments(body)
     budget = _max_tokens(body)
     wanted_reasoning = settings.reasoning_tokens if "reasoning" in modes else 0
     wanted_content = 0 if "tool_calls" in modes else settings.tokens
@@ -161,6 +170,7 @@ def make_plan(
         content_count=content,
         finish_reason=_finish_reason(modes, wanted_reasoning + wanted_content > budget),
         tool_name=_tool_name(body),
+        tool_arguments=tool_arguments,
     )
     return _stopped(plan, _stop_sequences(body))
 
@@ -257,3 +267,53 @@ def _tool_name(body: Mapping[str, Any]) -> str:
         if isinstance(name, str):
             return name
     return DEFAULT_TOOL
+
+
+def _tools_auto(modes: frozenset[str], body: Mapping[str, Any]) -> frozenset[str]:
+    """`tools_auto`: call a tool when the request offers tools and its last message
+    is not a tool result (as a model that looks something up, then answers)."""
+    modes = modes - {"tools_auto"}
+    tools = body.get("tools")
+    messages = body.get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    answered = isinstance(last, dict) and last.get("role") == "tool"
+    if isinstance(tools, list) and tools and not answered:
+        return modes | {"tool_calls"}
+    return modes
+
+
+def _first_schema(body: Mapping[str, Any]) -> dict[str, Any]:
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools or not isinstance(tools[0], dict):
+        return {}
+    function = tools[0].get("function")
+    schema = function.get("parameters") if isinstance(function, dict) else None
+    return schema if isinstance(schema, dict) else {}
+
+
+SAMPLE_VALUES: dict[str, Any] = {
+    "string": FAKE_STRING,
+    "integer": 2,
+    "number": 2,
+    "boolean": True,
+    "array": [],
+    "object": {},
+}
+
+
+def _schema_arguments(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """Arguments that satisfy the first tool's schema: its required properties, each
+    with a sample value of its type, sent in two fragments."""
+    schema = _first_schema(body)
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    required = schema.get("required")
+    names = required if isinstance(required, list) else []
+    arguments = {}
+    for name in names:
+        spec = properties.get(name)
+        kind = spec.get("type") if isinstance(spec, dict) else "string"
+        arguments[name] = SAMPLE_VALUES.get(kind if isinstance(kind, str) else "", "")
+    text = json.dumps(arguments)
+    middle = len(text) // 2
+    return (text[:middle], text[middle:])

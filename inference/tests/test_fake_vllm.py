@@ -18,9 +18,9 @@ from inference.testing.fake_vllm_events import (
     EXTRA_DELTA,
     EXTRA_TOP,
     THOUGHTS,
-    TOOL_ARGUMENTS,
 )
 from inference.testing.fake_vllm_logprobs import WORDS, fake_text
+from inference.testing.fake_vllm_plan import DEFAULT_ARGUMENTS, FAKE_STRING
 
 MODEL = "jan-v1-4b"
 MESSAGES = [{"role": "user", "content": "Say three words"}]
@@ -228,7 +228,36 @@ async def test_tool_calls_mode_streams_hermes_deltas(sdk):
     assert [
         (call.type, call.function.name, call.function.arguments)
         for call in reply.choices[0].message.tool_calls
-    ] == [("function", "lookup", "".join(TOOL_ARGUMENTS))] * 2
+    ] == [("function", "lookup", "".join(DEFAULT_ARGUMENTS))] * 2
+
+
+async def test_tools_auto_mode_calls_a_tool_then_answers(sdk):
+    """tools_auto: a call of the first tool with arguments fitting its schema while
+    the last message is not a tool result; text once it is, or without tools."""
+    schema = {
+        "type": "object",
+        "properties": {"q": {"type": "string"}, "num": {"type": "integer"}},
+        "required": ["q", "num"],
+    }
+    tools = [{"type": "function", "function": {"name": "search", "parameters": schema}}]
+    extra_body = {"fake": {"mode": "tools_auto"}}
+    reply = await chat(sdk, tools=tools, extra_body=extra_body)
+    assert reply.choices[0].finish_reason == "tool_calls"
+    (call,) = reply.choices[0].message.tool_calls
+    assert call.function.name == "search"
+    assert json.loads(call.function.arguments) == {"q": FAKE_STRING, "num": 2}
+    answered = [
+        *MESSAGES,
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "found"},
+    ]
+    reply = await sdk.chat.completions.create(
+        model=MODEL, messages=answered, tools=tools, extra_body=extra_body
+    )
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.choices[0].message.content
+    reply = await chat(sdk, extra_body=extra_body)
+    assert reply.choices[0].finish_reason == "stop"
 
 
 async def test_logprobs_when_requested(sdk):

@@ -539,4 +539,9 @@ def test_metrics_describe_the_relayed_request(live):
         if line.startswith("janserver_") and "{" in line
         for part in line[line.index("{") + 1 : line.index("}")].split(",")
     }
-    assert labels <= {"model", "provider", "route", "status", "kind", "le"}
+    # tool/outcome: the tool-call counters, there once any test of this process
+    # called a tool (bounded: built-in and registered tool names, ToolOutcome).
+    assert labels <= {
+        *("model", "provider", "route", "status", "kind", "le"),
+        *("tool", "outcome"),
+    }
