@@ -537,7 +537,7 @@ def test_each_model_step_is_admitted_by_the_rate_limits(live, serper):
     assert [item.type for item in response.output] == ["web_search_call"]
     assert response.error.code == "rate_limit_exceeded"
     assert live.fake.recorder.total_requests == before + 1
-    assert [status for status, _ in usage_rows()] == ["ok", "client_error"]
+    assert [status for status, _ in usage_rows()] == ["ok", "rate_limited"]
 
 
 def test_a_background_response_with_tools_streams_and_resumes(live, serper):
