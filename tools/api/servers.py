@@ -1,17 +1,13 @@
 """Organizations' MCP servers: /v1/organization/mcp_servers (owners write)."""
 
-from typing import ClassVar
-
 from asgiref.sync import async_to_sync
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from janserver.api.pagination import list_query, paginated_response
 from janserver.api.schema import deleted, list_schema, operation
 from janserver.api.shapes import deleted_body
-from orgs.permissions import OrganizationAccessRequired
-from orgs.selectors import OrganizationAccess
+from orgs.permissions import OrganizationView
 from tools import registry
 from tools.api.serializers import (
     McpServerCheckedSerializer,
@@ -26,15 +22,6 @@ from tools.services import (
     mcp_server_register,
     mcp_server_update,
 )
-
-
-class OrganizationView(APIView):
-    """An admin view on the caller's organization (`self.access`): owners write,
-    owners and readers read (orgs.permissions)."""
-
-    permission_classes = [OrganizationAccessRequired]
-    owner_writes: ClassVar[bool] = True
-    access: OrganizationAccess
 
 
 class McpServerListView(OrganizationView):
