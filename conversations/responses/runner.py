@@ -7,7 +7,11 @@ event, which is emitted only once the outcome is stored. A run with server-side 
 (tooling.py) loops: a model step that calls them gets their results
 (toolruns.py) and the model the next step, each step admitted by the pipeline (rate
 limits, budgets) and leaving its own usage row, for at most RESPONSES_MAX_TOOL_STEPS
-rounds of tool calls (then the response ends `incomplete`). The upstream's events come
+rounds of tool calls (then the response ends `incomplete`). A request's
+`max_tool_calls` caps the server calls run in the whole response: the calls past it
+are ignored (toolruns.calls_ignore) and the later steps offer no server tool
+(tooling.without_server_tools); after the first step a forced tool_choice is lifted
+(tooling.chat_offer). The upstream's events come
 through the one relay loop (inference.streaming.relay). When the run is cancelled (a
 client disconnect, a cancel, a shutdown) the conclusion runs in a background task
 (janserver.background): the upstream is closed, the partial output stored, usage

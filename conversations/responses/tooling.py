@@ -6,7 +6,8 @@ A request's tools (options.tools_clean) resolve against the caller's toolbox
 names (a server the caller may not use is unknown: 400, never a leak); a function
 tool whose name is a server tool (Jan's `google_search`) runs on the server too. Any
 other function tool is the client's. Server calls show as `web_search_call` items
-(the built-in tools) or `mcp_call` items (a registered server's).
+(the built-in tools) or `mcp_call` items (a registered server's). chat_offer maps
+the request's tool_choice onto the chat `tools` and `tool_choice` of each step.
 """
 
 from dataclasses import dataclass, field

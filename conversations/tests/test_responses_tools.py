@@ -621,7 +621,8 @@ def test_max_tool_calls_ignores_the_calls_past_it(live, serper, stream):
     assert ledger(1) == [("ok", "google_search")]
     first, last = sent_bodies(live, 2)
     assert offered(first) == ["google_search", "scrape"]
-    assert "tools" not in last and "tool_choice" not in last
+    assert "tools" not in last
+    assert "tool_choice" not in last
     *_, ran, ignored = last["messages"]
     assert f"Result 1 for {FAKE_STRING}" in ran["content"]
     assert "max_tool_calls" in ignored["content"]
@@ -716,7 +717,12 @@ def test_tool_choice_mcp_with_a_name_forces_that_tool(live, serper, mcp_server, 
         extra_body=auto(),
     )
     response = list(answer)[-1].response if stream else answer
-    listing, call, message = response.output
+    assert [item.type for item in response.output] == [
+        "mcp_list_tools",
+        "mcp_call",
+        "message",
+    ]
+    call = response.output[1]
     assert (call.type, call.name, call.status, call.output) == (
         "mcp_call",
         "add",
