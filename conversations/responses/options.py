@@ -168,7 +168,8 @@ def _named_tool(value: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str,
     the request's `tools`, in the Responses shape."""
     kind = value.get("type")
     if kind == "function":
-        name = value.get("name")
+        nested = value.get("function")  # the chat shape, as Jan's clients send
+        name = nested.get("name") if isinstance(nested, dict) else value.get("name")
         if not isinstance(name, str) or not name:
             raise _choice_error("A function `tool_choice` needs a `name`.")
         if not any(t["type"] == "function" and t["name"] == name for t in tools):
