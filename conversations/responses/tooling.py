@@ -167,8 +167,8 @@ def _offered_names(found: ToolSet, chosen: dict[str, Any]) -> list[str]:
     kind = chosen["type"]
     if kind == "function":
         return [chosen["name"]]
-    if kind != "mcp":  # web search: its search tool
-        return [SEARCH_TOOL]
+    if kind != "mcp":  # web search: its search tool first
+        return [SEARCH_TOOL, OPEN_PAGE_TOOL]
     label, name = chosen["server_label"], chosen["name"]
     names = found.by_label.get(label, [])
     if name is not None:

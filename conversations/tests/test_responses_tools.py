@@ -779,8 +779,9 @@ def test_tool_choice_allowed_tools_restricts_every_step(live, serper):
     assert [item.type for item in response.output] == ["web_search_call", "message"]
     assert response.tool_choice.type == "allowed_tools"
     first, second = sent_bodies(live, 2)
-    assert (offered(first), first["tool_choice"]) == (["google_search"], "required")
-    assert (offered(second), second["tool_choice"]) == (["google_search"], "auto")
+    search = ["google_search", "scrape"]
+    assert (offered(first), first["tool_choice"]) == (search, "required")
+    assert (offered(second), second["tool_choice"]) == (search, "auto")
 
 
 def test_tool_choice_naming_a_tool_the_server_does_not_offer(live, mcp_server):
