@@ -58,6 +58,7 @@ register_components(
                 "tools": {"type": "array", "items": {"type": "object"}},
                 "tool_choice": {"type": ["string", "object"]},
                 "max_output_tokens": {"type": "integer", "minimum": 1},
+                "max_tool_calls": {"type": "integer", "minimum": 1},
                 "temperature": {"type": "number"},
                 "top_p": {"type": "number"},
                 "metadata": {"type": "object"},

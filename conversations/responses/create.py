@@ -88,16 +88,6 @@ def _check_tokens(request: ResponseRequest, entry: ModelEntry) -> None:
         )
 
 
-def _chat_tools(request: ResponseRequest, tools: tooling.ToolSet) -> dict[str, Any]:
-    """The request's chat tools with those offering its server tools added."""
-    offered = list(request.chat.get("tools") or [])
-    names = {tool["function"]["name"] for tool in offered}
-    offered += [
-        tool for tool in tools.chat_tools if tool["function"]["name"] not in names
-    ]
-    return {"tools": offered} if offered else {}
-
-
 def _payload(
     request: ResponseRequest,
     context: Context,
@@ -107,9 +97,17 @@ def _payload(
     messages = chat_messages(
         context.items + record.input_items, instructions=context.instructions
     )
+    chat = {
+        key: value
+        for key, value in request.chat.items()
+        if key not in ("tools", "tool_choice")
+    }
+    offer = tooling.chat_offer(
+        request.chat, request.parameters.get("tool_choice"), tools
+    )
     body = {
-        **request.chat,
-        **_chat_tools(request, tools),
+        **chat,
+        **offer,
         "model": request.model,
         "messages": messages,
         "stream": True,

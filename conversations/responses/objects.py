@@ -89,6 +89,7 @@ def response_object(record: Record) -> dict[str, Any]:
         "incomplete_details": record.incomplete_details,
         "instructions": record.instructions,
         "max_output_tokens": parameters.get("max_output_tokens"),
+        "max_tool_calls": parameters.get("max_tool_calls"),
         "metadata": record.metadata,
         "model": record.model,
         "output": items_rendered(record.output),

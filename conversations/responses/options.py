@@ -5,6 +5,7 @@ from typing import Any
 from janserver.errors import InvalidRequest, MissingParameter
 
 TOOL_CHOICES = ("none", "auto", "required")
+ALLOWED_MODES = ("auto", "required")
 FORMATS = ("text", "json_object", "json_schema")
 
 
@@ -154,24 +155,104 @@ def chat_tool(tool: dict[str, Any]) -> dict[str, Any]:
     return {"type": "function", "function": function}
 
 
-def tool_choice(value: Any) -> tuple[Any, Any]:
-    """Return a request's tool_choice in the Responses shape and the chat shape."""
+def _choice_error(message: str) -> InvalidRequest:
+    return InvalidRequest(message, param="tool_choice")
+
+
+def _labels(tools: list[dict[str, Any]]) -> dict[str, list[str] | None]:
+    return {t["server_label"]: t["allowed_tools"] for t in tools if t["type"] == "mcp"}
+
+
+def _named_tool(value: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """A tool named by `tool_choice` (or one of its allowed_tools), checked against
+    the request's `tools`, in the Responses shape."""
+    kind = value.get("type")
+    if kind == "function":
+        nested = value.get("function")  # the chat shape, as Jan's clients send
+        name = nested.get("name") if isinstance(nested, dict) else value.get("name")
+        if not isinstance(name, str) or not name:
+            raise _choice_error("A function `tool_choice` needs a `name`.")
+        if not any(t["type"] == "function" and t["name"] == name for t in tools):
+            raise _choice_error(
+                f"`tool_choice` names function {name!r}: not in `tools`."
+            )
+        return {"type": "function", "name": name}
+    if kind in WEB_SEARCH_TYPES:
+        if not any(t["type"] in WEB_SEARCH_TYPES for t in tools):
+            raise _choice_error(
+                f"`tool_choice` names {kind}: no web_search tool in `tools`."
+            )
+        return {"type": kind}
+    if kind == "mcp":
+        return _mcp_choice(value, tools)
+    raise _choice_error(
+        f"`tool_choice` cannot name a tool of type {kind!r}: use function, "
+        "web_search, web_search_preview or mcp."
+    )
+
+
+def _mcp_choice(value: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, Any]:
+    label, name = value.get("server_label"), value.get("name")
+    labels = _labels(tools)
+    if not isinstance(label, str) or label not in labels:
+        raise _choice_error(
+            f"`tool_choice` names MCP server {label!r}: no `mcp` tool in `tools` "
+            "has that server_label."
+        )
+    if name is not None and not isinstance(name, str):
+        raise _choice_error("`tool_choice.name` must be a string.")
+    allowed = labels[label]
+    if name is not None and allowed is not None and name not in allowed:
+        raise _choice_error(
+            f"`tool_choice` names tool {name!r}: not in the allowed_tools of {label!r}."
+        )
+    return {"type": "mcp", "server_label": label, "name": name}
+
+
+def _allowed_choice(
+    value: dict[str, Any], tools: list[dict[str, Any]]
+) -> dict[str, Any]:
+    mode, listed = value.get("mode"), value.get("tools")
+    if mode not in ALLOWED_MODES:
+        raise _choice_error("`tool_choice.mode` must be auto or required.")
+    if not isinstance(listed, list) or not listed:
+        raise _choice_error("`tool_choice.tools` must be a non-empty array of tools.")
+    if not all(isinstance(tool, dict) for tool in listed):
+        raise _choice_error("Each of `tool_choice.tools` must be an object.")
+    named = [_named_tool(tool, tools) for tool in listed]
+    return {"type": "allowed_tools", "mode": mode, "tools": named}
+
+
+def tool_choice(value: Any, tools: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """Return a request's tool_choice in the Responses shape and, for the forms that
+    need no server tool resolved (none, auto, required, function), the chat shape
+    (None otherwise: tooling.chat_offer maps the others). A choice naming a tool
+    or server label that `tools` (cleaned) does not offer is refused."""
     if value is None:
         return "auto", None
     if value in TOOL_CHOICES:
         return value, value
-    if (
-        isinstance(value, dict)
-        and value.get("type") == "function"
-        and isinstance(value.get("name"), str)
+    if not isinstance(value, dict):
+        raise _choice_error(
+            "`tool_choice` must be none, auto, required or an object naming a tool."
+        )
+    if value.get("type") == "allowed_tools":
+        return _allowed_choice(value, tools), None
+    chosen = _named_tool(value, tools)
+    if chosen["type"] == "function":
+        return chosen, {"type": "function", "function": {"name": chosen["name"]}}
+    return chosen, None
+
+
+def max_tool_calls_clean(value: Any) -> int | None:
+    """Return a request's max_tool_calls: None or a positive integer."""
+    if value is not None and (
+        not isinstance(value, int) or isinstance(value, bool) or value < 1
     ):
-        chosen = {"type": "function", "name": value["name"]}
-        return chosen, {"type": "function", "function": {"name": value["name"]}}
-    raise InvalidRequest(
-        "`tool_choice` must be none, auto, required or a function "
-        '{"type": "function", "name": ...}.',
-        param="tool_choice",
-    )
+        raise InvalidRequest(
+            "`max_tool_calls` must be a positive integer.", param="max_tool_calls"
+        )
+    return value
 
 
 def text_config(value: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:

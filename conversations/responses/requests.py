@@ -12,6 +12,7 @@ from django.conf import settings
 
 from conversations.responses.options import (
     chat_tool,
+    max_tool_calls_clean,
     text_config,
     tool_choice,
     tools_clean,
@@ -41,6 +42,7 @@ RESPONSES_FIELDS = frozenset(
         "tool_choice",
         "parallel_tool_calls",
         "max_output_tokens",
+        "max_tool_calls",
         "temperature",
         "top_p",
         "metadata",
@@ -55,7 +57,6 @@ RESPONSES_FIELDS = frozenset(
         "prompt_cache_key",
         "prompt_cache_retention",
         "safety_identifier",
-        "max_tool_calls",
         "stream_options",
         "top_logprobs",
     }
@@ -167,7 +168,7 @@ def _passed_through(body: dict[str, Any]) -> dict[str, Any]:
 def _parameters(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return the echoed parameters and the chat options they map to."""
     tools = tools_clean(body.get("tools"))
-    choice, chat_choice = tool_choice(body.get("tool_choice"))
+    choice, chat_choice = tool_choice(body.get("tool_choice"), tools)
     text, response_format = text_config(body.get("text"))
     sampling = _sampling(body)
     parallel = bool_field(body, "parallel_tool_calls", True)
@@ -176,6 +177,7 @@ def _parameters(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         "tools": tools,
         "tool_choice": choice,
         "parallel_tool_calls": parallel,
+        "max_tool_calls": max_tool_calls_clean(body.get("max_tool_calls")),
         "text": text,
         "reasoning": _reasoning(body.get("reasoning")),
         "user": user,

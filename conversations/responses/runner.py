@@ -7,7 +7,11 @@ event, which is emitted only once the outcome is stored. A run with server-side 
 (tooling.py) loops: a model step that calls them gets their results
 (toolruns.py) and the model the next step, each step admitted by the pipeline (rate
 limits, budgets) and leaving its own usage row, for at most RESPONSES_MAX_TOOL_STEPS
-rounds of tool calls (then the response ends `incomplete`). The upstream's events come
+rounds of tool calls (then the response ends `incomplete`). A request's
+`max_tool_calls` caps the server calls run in the whole response: the calls past it
+are ignored (toolruns.calls_ignore) and the later steps offer no server tool
+(tooling.without_server_tools); after the first step a forced tool_choice is lifted
+(tooling.chat_offer). The upstream's events come
 through the one relay loop (inference.streaming.relay). When the run is cancelled (a
 client disconnect, a cancel, a shutdown) the conclusion runs in a background task
 (janserver.background): the upstream is closed, the partial output stored, usage
@@ -24,15 +28,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from conversations.models import ResponseStatus
-from conversations.responses import buffer, services, toolruns
-from conversations.responses.events import Event, OutputBuilder, Sequencer
+from conversations.responses import buffer, services, tooling, toolruns
+from conversations.responses.events import Event, OutputBuilder, Sequencer, StepCall
 from conversations.responses.objects import (
     Record,
     response_object,
     usage_object,
     usage_sum,
 )
-from conversations.responses.tooling import ToolSet
 from inference import pipeline, upstream
 from inference.accounting import Accounting
 from inference.assembly import ChatAssembler
@@ -68,7 +71,7 @@ class Run:
     account: Accounting
     conversation_id: int | None = None
     call: Call | None = None  # admits each further model step (tool runs)
-    tools: ToolSet = field(default_factory=ToolSet)
+    tools: tooling.ToolSet = field(default_factory=tooling.ToolSet)
     opened: upstream.OpenStream | None = None
     publish: Publish | None = None
     cancel_requested: bool = False
@@ -79,6 +82,7 @@ class Run:
     failure: APIError | None = None
     concluded: bool = False
     tool_rounds: int = 0
+    tool_calls_run: int = 0  # server-side tool calls run, for max_tool_calls
     step_limited: bool = False
     usages: list[dict[str, Any]] = field(default_factory=list)  # of earlier steps
 
@@ -170,18 +174,46 @@ async def _steps(run: Run, emit: Emit) -> None:
         toolbox = run.tools.toolbox
         if toolbox is None:  # never: server calls come from it
             return
+        ran, ignored = _within_limit(run, server_calls)
         results = await toolruns.calls_run(
             run.output,
             toolbox,
-            server_calls,
+            ran,
             request_id=run.account.request_id,
             emit=emit,
         )
+        run.tool_calls_run += len(ran)
+        if ignored:
+            results += await toolruns.calls_ignore(
+                run.output, ignored, limit=_max_tool_calls(run) or 0, emit=emit
+            )
         if len(server_calls) < len(calls):
             return  # the client's own function calls: returned to it
         run.tool_rounds += 1
         messages = toolruns.step_messages(run.assembler.content, calls, results)
         await _next_step(run, messages)
+
+
+def _max_tool_calls(run: Run) -> int | None:
+    limit = (run.record.parameters or {}).get("max_tool_calls")
+    return limit if isinstance(limit, int) else None
+
+
+def _limit_reached(run: Run) -> bool:
+    limit = _max_tool_calls(run)
+    return limit is not None and run.tool_calls_run >= limit
+
+
+def _within_limit(
+    run: Run, calls: list[StepCall]
+) -> tuple[list[StepCall], list[StepCall]]:
+    """A step's server calls split into those run and those past max_tool_calls
+    (ignored: told to the model, not run)."""
+    limit = _max_tool_calls(run)
+    if limit is None:
+        return calls, []
+    room = max(0, limit - run.tool_calls_run)
+    return calls[:room], calls[room:]
 
 
 async def _next_step(run: Run, messages: list[dict[str, Any]]) -> None:
@@ -192,7 +224,18 @@ async def _next_step(run: Run, messages: list[dict[str, Any]]) -> None:
     if run.opened is not None:
         await run.opened.aclose()
         run.opened = None
-    body = {**run.payload.body, "messages": [*run.payload.body["messages"], *messages]}
+    offer = run.tools.later
+    if _limit_reached(run):
+        offer = tooling.without_server_tools(run.tools, offer)
+    body = {
+        **{
+            key: value
+            for key, value in run.payload.body.items()
+            if key not in ("tools", "tool_choice")
+        },
+        **offer,
+        "messages": [*run.payload.body["messages"], *messages],
+    }
     run.payload = replace(run.payload, body=body)
     run.assembler = ChatAssembler()
     run.state = StreamState(strip_usage=False)

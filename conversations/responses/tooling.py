@@ -6,7 +6,8 @@ A request's tools (options.tools_clean) resolve against the caller's toolbox
 names (a server the caller may not use is unknown: 400, never a leak); a function
 tool whose name is a server tool (Jan's `google_search`) runs on the server too. Any
 other function tool is the client's. Server calls show as `web_search_call` items
-(the built-in tools) or `mcp_call` items (a registered server's).
+(the built-in tools) or `mcp_call` items (a registered server's). chat_offer maps
+the request's tool_choice onto the chat `tools` and `tool_choice` of each step.
 """
 
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ class ToolSet:
     server: dict[str, ServerTool] = field(default_factory=dict)
     chat_tools: list[dict[str, Any]] = field(default_factory=list)
     listings: list[dict[str, Any]] = field(default_factory=list)
+    # An `mcp` tool's server_label (as the request gave it) -> its tools' names.
+    by_label: dict[str, list[str]] = field(default_factory=dict)
+    # The chat `tools` and `tool_choice` of the steps after a round of tool calls.
+    later: dict[str, Any] = field(default_factory=dict)
 
     def get(self, name: str | None) -> ServerTool | None:
         return self.server.get(name) if name else None
@@ -124,6 +129,7 @@ def _add_mcp(found: ToolSet, toolbox: Any, tool: dict[str, Any], param: str) -> 
     listing, offered = _listing(server, tool["allowed_tools"])
     for name in offered:
         _add(found, toolbox.get(name))
+    found.by_label.setdefault(label, []).extend(offered)
     found.listings.append(listing)
 
 
@@ -149,3 +155,87 @@ async def toolset_resolve(principal: Principal, tools: list[dict[str, Any]]) -> 
             for name in (SEARCH_TOOL, OPEN_PAGE_TOOL):
                 _add(found, toolbox.get(name))
     return found
+
+
+def _function_choice(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name}}
+
+
+def _offered_names(found: ToolSet, chosen: dict[str, Any]) -> list[str]:
+    """The model-facing names of the tools a tool_choice entry (cleaned by
+    options.tool_choice) names; 400 when none of them is offered now."""
+    kind = chosen["type"]
+    if kind == "function":
+        return [chosen["name"]]
+    if kind != "mcp":  # web search: its search tool first
+        return [SEARCH_TOOL, OPEN_PAGE_TOOL]
+    label, name = chosen["server_label"], chosen["name"]
+    names = found.by_label.get(label, [])
+    if name is not None:
+        names = [n for n in names if found.server[n].remote_name == name]
+    if not names:
+        what = f"tool {name!r} of " if name is not None else ""
+        raise InvalidRequest(
+            f"`tool_choice` names {what}MCP server {label!r}, which offers no such "
+            "tool now.",
+            param="tool_choice",
+        )
+    return names
+
+
+def _only(tools: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    return [tool for tool in tools if tool["function"]["name"] in names]
+
+
+def chat_offer(chat: dict[str, Any], choice: Any, found: ToolSet) -> dict[str, Any]:
+    """Return the chat `tools` and `tool_choice` of a response's first model step
+    (request.chat's function tools, then those offering its server tools), and keep
+    in `found.later` those of the steps after a round of tool calls.
+
+    A forced choice (required, a function, web_search, an mcp server or tool) holds
+    for the first step only: the model called, then answers or calls again as it
+    likes (`auto`), as a forced choice would otherwise loop. web_search forces its
+    search tool; an mcp choice with a name forces that tool, without one it offers
+    only that server's tools with `required`; allowed_tools offers only the tools
+    it lists, in every step, with its mode in the first.
+    """
+    tools = list(chat.get("tools") or [])
+    names = {tool["function"]["name"] for tool in tools}
+    tools += [
+        tool for tool in found.chat_tools if tool["function"]["name"] not in names
+    ]
+    first: dict[str, Any] = {"tools": tools} if tools else {}
+    chat_choice = chat.get("tool_choice")
+    if isinstance(choice, dict) and choice["type"] == "allowed_tools":
+        allowed = [n for entry in choice["tools"] for n in _offered_names(found, entry)]
+        first = {"tools": _only(tools, allowed)}
+        chat_choice = choice["mode"]
+    elif (
+        isinstance(choice, dict) and choice["type"] == "mcp" and choice["name"] is None
+    ):
+        first = {"tools": _only(tools, _offered_names(found, choice))}
+        chat_choice = "required"
+    elif isinstance(choice, dict) and choice["type"] != "function":
+        chat_choice = _function_choice(_offered_names(found, choice)[0])
+    if chat_choice is not None and (tools or chat_choice == "none"):
+        first["tool_choice"] = chat_choice
+    later = dict(first)
+    if isinstance(choice, dict) and choice["type"] == "mcp" and choice["name"] is None:
+        later["tools"] = tools
+    if later.get("tool_choice") not in (None, "none", "auto"):
+        later["tool_choice"] = "auto"
+    found.later = later
+    return first
+
+
+def without_server_tools(found: ToolSet, offer: dict[str, Any]) -> dict[str, Any]:
+    """`offer` (chat tools and tool_choice) with the server tools taken out: what
+    the model is offered once the response's max_tool_calls is reached."""
+    tools = [
+        tool
+        for tool in offer.get("tools") or []
+        if found.get(tool["function"]["name"]) is None
+    ]
+    if not tools:
+        return {"tool_choice": "none"} if offer.get("tool_choice") == "none" else {}
+    return {**offer, "tools": tools}

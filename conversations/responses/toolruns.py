@@ -148,6 +148,36 @@ async def calls_run(
     return messages
 
 
+def limit_message(limit: int) -> str:
+    """What the model is told of a call it made past the response's max_tool_calls."""
+    return (
+        f"Not run: this response may make at most {limit} tool call(s) "
+        "(max_tool_calls) and has made them. Answer with what you have."
+    )
+
+
+async def calls_ignore(
+    output: OutputBuilder, calls: list[StepCall], *, limit: int, emit: Emit
+) -> list[dict[str, Any]]:
+    """End the server-side `calls` made past max_tool_calls without running them:
+    each item ends `incomplete` (its output_item.done), and the model gets a tool
+    message saying the limit was reached; return those messages."""
+    messages = []
+    for step in calls:
+        changes: dict[str, Any] = {"status": "incomplete"}
+        if step.server.kind == "web_search_call":
+            changes["action"] = _action(step, _arguments(step.arguments), None)
+        await emit(output.item_done(step, **changes))
+        messages.append(
+            {
+                "role": "tool",
+                "tool_call_id": step.call_id,
+                "content": limit_message(limit),
+            }
+        )
+    return messages
+
+
 def step_messages(
     content: str, calls: list[StepCall], results: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:

@@ -143,6 +143,67 @@ def other(live):
             "missing_required_parameter",
         ),
         ({"tool_choice": "sometimes"}, 400, "tool_choice", "invalid_value"),
+        ({"tool_choice": {"type": "web_search"}}, 400, "tool_choice", "invalid_value"),
+        (
+            {"tool_choice": {"type": "function", "name": "nope"}},
+            400,
+            "tool_choice",
+            "invalid_value",
+        ),
+        (
+            {
+                "tools": [{"type": "web_search"}],
+                "tool_choice": {"type": "mcp", "server_label": "elsewhere"},
+            },
+            400,
+            "tool_choice",
+            "invalid_value",
+        ),
+        (
+            {
+                "tools": [{"type": "mcp", "server_label": "x", "allowed_tools": ["a"]}],
+                "tool_choice": {"type": "mcp", "server_label": "x", "name": "b"},
+            },
+            400,
+            "tool_choice",
+            "invalid_value",
+        ),
+        (
+            {"tools": [{"type": "web_search"}], "tool_choice": {"type": "file_search"}},
+            400,
+            "tool_choice",
+            "invalid_value",
+        ),
+        (
+            {
+                "tools": [{"type": "web_search"}],
+                "tool_choice": {
+                    "type": "allowed_tools",
+                    "mode": "sometimes",
+                    "tools": [{"type": "web_search"}],
+                },
+            },
+            400,
+            "tool_choice",
+            "invalid_value",
+        ),
+        (
+            {
+                "tools": [{"type": "web_search"}],
+                "tool_choice": {
+                    "type": "allowed_tools",
+                    "mode": "auto",
+                    "tools": [{"type": "function", "name": "get_weather"}],
+                },
+            },
+            400,
+            "tool_choice",
+            "invalid_value",
+        ),
+        ({"max_tool_calls": 0}, 400, "max_tool_calls", "invalid_value"),
+        ({"max_tool_calls": "2"}, 400, "max_tool_calls", "invalid_value"),
+        ({"max_tool_calls": True}, 400, "max_tool_calls", "invalid_value"),
+        ({"max_tool_calls": 1.5}, 400, "max_tool_calls", "invalid_value"),
         (
             {"text": {"format": {"type": "yaml"}}},
             400,

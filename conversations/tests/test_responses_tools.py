@@ -565,3 +565,241 @@ def test_a_background_response_with_tools_streams_and_resumes(live, serper):
     replayed = list(client.responses.retrieve(final.id, stream=True, starting_after=3))
     assert [event.type for event in replayed] == types[4:]
     assert replayed[-1].response.output == final.output
+
+
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "parameters": {"type": "object", "properties": {}},
+}
+
+
+def sent_bodies(live, count: int) -> list[dict]:
+    """The bodies of the last `count` chat requests the fake vLLM received."""
+    return [request.body for request in list(live.fake.recorder.requests)[-count:]]
+
+
+def offered(body: dict) -> list[str]:
+    return [tool["function"]["name"] for tool in body.get("tools") or []]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_max_tool_calls_ignores_the_calls_past_it(live, serper, stream):
+    """max_tool_calls 1, a model that makes two searches: the first runs, the
+    second is not run (its item ends incomplete, the model is told the limit was
+    reached), the next step offers no server tool and the model answers; the
+    response completes and echoes max_tool_calls."""
+    client = live.openai()
+    answer = client.responses.create(
+        model=MODEL,
+        input="Find it twice",
+        tools=[WEB_SEARCH],
+        max_tool_calls=1,
+        stream=stream,
+        extra_body=fake("tools_auto", tool_calls=2),
+    )
+    if stream:
+        events = list(answer)
+        done = [e.item for e in events if e.type == "response.output_item.done"]
+        assert [(item.type, item.status) for item in done] == [
+            ("web_search_call", "completed"),
+            ("web_search_call", "incomplete"),
+            ("message", "completed"),
+        ]
+        response = events[-1].response
+    else:
+        response = answer
+    assert response.status == "completed"
+    assert response.max_tool_calls == 1
+    assert [(item.type, item.status) for item in response.output] == [
+        ("web_search_call", "completed"),
+        ("web_search_call", "incomplete"),
+        ("message", "completed"),
+    ]
+    assert response.output[1].action.query == FAKE_STRING
+    assert len(serper.requests) == 1
+    assert ledger(1) == [("ok", "google_search")]
+    first, last = sent_bodies(live, 2)
+    assert offered(first) == ["google_search", "scrape"]
+    assert "tools" not in last
+    assert "tool_choice" not in last
+    *_, ran, ignored = last["messages"]
+    assert f"Result 1 for {FAKE_STRING}" in ran["content"]
+    assert "max_tool_calls" in ignored["content"]
+    assert client.responses.retrieve(response.id).max_tool_calls == 1
+
+
+def test_max_tool_calls_holds_in_a_background_response(live, serper):
+    """The same limit in a background response, streamed then replayed."""
+    client = live.openai()
+    events = list(
+        client.responses.create(
+            model=MODEL,
+            input="Find it twice",
+            tools=[WEB_SEARCH],
+            max_tool_calls=1,
+            background=True,
+            stream=True,
+            extra_body=fake("tools_auto", tool_calls=2),
+        )
+    )
+    final = events[-1].response
+    assert (final.status, final.max_tool_calls) == ("completed", 1)
+    assert [item.status for item in final.output] == [
+        "completed",
+        "incomplete",
+        "completed",
+    ]
+    assert len(serper.requests) == 1
+    replayed = list(client.responses.retrieve(final.id, stream=True))
+    assert replayed[-1].response.output == final.output
+    assert client.responses.retrieve(final.id).max_tool_calls == 1
+
+
+def test_max_tool_calls_leaves_client_function_tools_offered(live, serper):
+    """Client function tools are not built-in: once the limit is reached they are
+    still offered, only the server tools are withdrawn."""
+    live.openai().responses.create(
+        model=MODEL,
+        input="Find it twice",
+        tools=[WEB_SEARCH, WEATHER],
+        tool_choice={"type": "web_search"},
+        max_tool_calls=1,
+        extra_body=fake("tools_auto", tool_calls=2),
+    )
+    first, last = sent_bodies(live, 2)
+    assert offered(first) == ["get_weather", "google_search", "scrape"]
+    assert offered(last) == ["get_weather"]
+    assert last["tool_choice"] == "auto"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("kind", ["web_search", "web_search_preview"])
+def test_tool_choice_web_search_forces_the_search(live, serper, kind, stream):
+    """tool_choice web_search reaches the model as its search function (the fake
+    calls the function a tool_choice names, not the first offered), for the first
+    step only: the model then answers."""
+    client = live.openai()
+    answer = client.responses.create(
+        model=MODEL,
+        input="Weather or search?",
+        tools=[WEATHER, {"type": kind}],
+        tool_choice={"type": kind},
+        stream=stream,
+        extra_body=auto(),
+    )
+    response = list(answer)[-1].response if stream else answer
+    assert response.status == "completed"
+    # The SDK's ToolChoiceTypes has web_search_preview only: web_search stays a dict.
+    assert response.model_dump()["tool_choice"] == {"type": kind}
+    assert [item.type for item in response.output] == ["web_search_call", "message"]
+    first, second = sent_bodies(live, 2)
+    assert first["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "google_search"},
+    }
+    assert second["tool_choice"] == "auto"
+    assert offered(second) == offered(first)
+    assert client.responses.retrieve(response.id).model_dump()["tool_choice"] == {
+        "type": kind
+    }
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_choice_mcp_with_a_name_forces_that_tool(live, serper, mcp_server, stream):
+    register(live, mcp_server.url)
+    answer = live.openai().responses.create(
+        model=MODEL,
+        input="Add",
+        tools=[WEB_SEARCH, mcp_tool(allowed_tools=["echo", "add"])],
+        tool_choice={"type": "mcp", "server_label": "fake", "name": "add"},
+        stream=stream,
+        extra_body=auto(),
+    )
+    response = list(answer)[-1].response if stream else answer
+    assert [item.type for item in response.output] == [
+        "mcp_list_tools",
+        "mcp_call",
+        "message",
+    ]
+    call = response.output[1]
+    assert (call.type, call.name, call.status, call.output) == (
+        "mcp_call",
+        "add",
+        "completed",
+        "4",
+    )
+    assert response.tool_choice.server_label == "fake"
+    assert response.tool_choice.name == "add"
+    first, second = sent_bodies(live, 2)
+    assert first["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "fake__add"},
+    }
+    assert second["tool_choice"] == "auto"
+    assert ledger(1) == [("ok", "fake__add")]
+
+
+def test_tool_choice_mcp_without_a_name_requires_that_servers_tools(
+    live, serper, mcp_server
+):
+    """No name: the first step offers only that server's tools, with `required`;
+    the next one all the tools again, with `auto`."""
+    register(live, mcp_server.url)
+    response = live.openai().responses.create(
+        model=MODEL,
+        input="Echo",
+        tools=[WEB_SEARCH, mcp_tool(allowed_tools=["echo"])],
+        tool_choice={"type": "mcp", "server_label": "fake"},
+        extra_body=auto(),
+    )
+    assert [item.type for item in response.output] == [
+        "mcp_list_tools",
+        "mcp_call",
+        "message",
+    ]
+    first, second = sent_bodies(live, 2)
+    assert (offered(first), first["tool_choice"]) == (["fake__echo"], "required")
+    assert offered(second) == ["google_search", "scrape", "fake__echo"]
+    assert second["tool_choice"] == "auto"
+
+
+def test_tool_choice_allowed_tools_restricts_every_step(live, serper):
+    response = live.openai().responses.create(
+        model=MODEL,
+        input="Search",
+        tools=[WEATHER, WEB_SEARCH],
+        tool_choice={
+            "type": "allowed_tools",
+            "mode": "required",
+            "tools": [{"type": "web_search"}],
+        },
+        extra_body=auto(),
+    )
+    assert [item.type for item in response.output] == ["web_search_call", "message"]
+    assert response.tool_choice.type == "allowed_tools"
+    first, second = sent_bodies(live, 2)
+    search = ["google_search", "scrape"]
+    assert (offered(first), first["tool_choice"]) == (search, "required")
+    assert (offered(second), second["tool_choice"]) == (search, "auto")
+
+
+def test_tool_choice_naming_a_tool_the_server_does_not_offer(live, mcp_server):
+    """A tool the registered server does not have (or a server that offers nothing
+    now) is a 400 naming tool_choice, before any model call."""
+    register(live, mcp_server.url)
+    before = live.fake.recorder.total_requests
+    answer = live.post(
+        "/v1/responses",
+        {
+            "model": MODEL,
+            "input": "Hi",
+            "tools": [mcp_tool()],
+            "tool_choice": {"type": "mcp", "server_label": "fake", "name": "nope"},
+        },
+    )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["param"], error["code"]) == ("tool_choice", "invalid_value")
+    assert live.fake.recorder.total_requests == before
+    assert not StoredResponse.objects.exists()

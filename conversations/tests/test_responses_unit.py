@@ -341,3 +341,48 @@ def test_shutdown_drain_fails_a_running_background_response(live):
     assert row.status == "failed"
     assert row.error["message"] == "The server stopped before the response finished."
     assert row.output[0]["content"][0]["text"]
+
+
+def test_tool_choice_in_the_chat_shape_is_read_as_the_flat_one():
+    request = parsed(
+        tools=[{"type": "function", "name": "f"}],
+        tool_choice={"type": "function", "function": {"name": "f"}},
+    )
+    assert request.parameters["tool_choice"] == {"type": "function", "name": "f"}
+    assert request.chat["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "f"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("choice", "echoed"),
+    [
+        ({"type": "web_search_preview"}, {"type": "web_search_preview"}),
+        (
+            {"type": "mcp", "server_label": "s"},
+            {"type": "mcp", "server_label": "s", "name": None},
+        ),
+        (
+            {
+                "type": "allowed_tools",
+                "mode": "auto",
+                "tools": [{"type": "mcp", "server_label": "s"}],
+            },
+            {
+                "type": "allowed_tools",
+                "mode": "auto",
+                "tools": [{"type": "mcp", "server_label": "s", "name": None}],
+            },
+        ),
+    ],
+)
+def test_server_tool_choices_are_echoed_and_mapped_once_resolved(choice, echoed):
+    request = parsed(
+        tools=[{"type": "web_search_preview"}, {"type": "mcp", "server_label": "s"}],
+        tool_choice=choice,
+        max_tool_calls=3,
+    )
+    assert request.parameters["tool_choice"] == echoed
+    assert request.parameters["max_tool_calls"] == 3
+    assert "tool_choice" not in request.chat

@@ -21,9 +21,11 @@ only the modes. A request's modes replace the server's default modes.
 - Content modes (chat only, except `extra`): `reasoning` (`reasoning_content` and
   `reasoning` deltas, then the content), `tool_calls` (hermes deltas: id, type and
   name first, then argument fragments; finish_reason "tool_calls"), `tools_auto`
-  (as a model with tools: a call of the first offered tool, with arguments that
-  satisfy its schema, when the request offers tools and its last message is not a
-  tool result; the content otherwise), `extra`
+  (as a model with tools: a call of the first offered tool, or of the function a
+  `tool_choice` names, with arguments that satisfy its schema, when the request
+  offers tools and its last message is not a tool result, or `tool_choice` is
+  `required` or names a function; never when it is `none`; the content
+  otherwise), `extra`
   (unknown `x_fake*` members at the top level, in the choice and in the delta).
   A request's `logprobs: true` (chat) or `logprobs: N` (completions) adds logprobs;
   its `stop` ends the content just before the first stop sequence in it, with

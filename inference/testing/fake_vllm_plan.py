@@ -259,35 +259,58 @@ def _words(value: object) -> int:
     return 0
 
 
-def _tool_name(body: Mapping[str, Any]) -> str:
+def _forced_name(body: Mapping[str, Any]) -> str | None:
+    """The function a named `tool_choice` forces, if any."""
+    choice = body.get("tool_choice")
+    function = choice.get("function") if isinstance(choice, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _chosen_function(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The offered function the model calls: the one a named `tool_choice` forces,
+    else the first offered."""
     tools = body.get("tools")
-    if isinstance(tools, list) and tools and isinstance(tools[0], dict):
-        function = tools[0].get("function")
-        name = function.get("name") if isinstance(function, dict) else None
-        if isinstance(name, str):
-            return name
-    return DEFAULT_TOOL
+    if not isinstance(tools, list):
+        return None
+    functions = [
+        tool["function"]
+        for tool in tools
+        if isinstance(tool, dict) and isinstance(tool.get("function"), dict)
+    ]
+    forced = _forced_name(body)
+    for function in functions:
+        if forced is None or function.get("name") == forced:
+            return function
+    return None
+
+
+def _tool_name(body: Mapping[str, Any]) -> str:
+    function = _chosen_function(body)
+    name = function.get("name") if function is not None else None
+    return name if isinstance(name, str) else DEFAULT_TOOL
 
 
 def _tools_auto(modes: frozenset[str], body: Mapping[str, Any]) -> frozenset[str]:
     """`tools_auto`: call a tool when the request offers tools and its last message
-    is not a tool result (as a model that looks something up, then answers)."""
+    is not a tool result (as a model that looks something up, then answers); always
+    when `tool_choice` is `required` or names a function, never when it is `none`."""
     modes = modes - {"tools_auto"}
     tools = body.get("tools")
     messages = body.get("messages")
     last = messages[-1] if isinstance(messages, list) and messages else None
     answered = isinstance(last, dict) and last.get("role") == "tool"
-    if isinstance(tools, list) and tools and not answered:
+    choice = body.get("tool_choice")
+    if not isinstance(tools, list) or not tools or choice == "none":
+        return modes
+    if not answered or choice == "required" or _forced_name(body) is not None:
         return modes | {"tool_calls"}
     return modes
 
 
 def _first_schema(body: Mapping[str, Any]) -> dict[str, Any]:
-    tools = body.get("tools")
-    if not isinstance(tools, list) or not tools or not isinstance(tools[0], dict):
-        return {}
-    function = tools[0].get("function")
-    schema = function.get("parameters") if isinstance(function, dict) else None
+    function = _chosen_function(body)
+    schema = function.get("parameters") if function is not None else None
     return schema if isinstance(schema, dict) else {}
 
 

@@ -260,6 +260,49 @@ async def test_tools_auto_mode_calls_a_tool_then_answers(sdk):
     assert reply.choices[0].finish_reason == "stop"
 
 
+async def test_tools_auto_mode_follows_tool_choice(sdk):
+    """tools_auto and tool_choice: a named function is the one called (with its
+    schema's arguments), even after a tool result; `required` calls after one too;
+    `none` never calls."""
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
+        "required": ["n"],
+    }
+    tools = [
+        {"type": "function", "function": {"name": "first", "parameters": {}}},
+        {"type": "function", "function": {"name": "second", "parameters": schema}},
+    ]
+    extra_body = {"fake": {"mode": "tools_auto"}}
+    forced = {"type": "function", "function": {"name": "second"}}
+    reply = await chat(sdk, tools=tools, tool_choice=forced, extra_body=extra_body)
+    (call,) = reply.choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "second",
+        {"n": 2},
+    )
+    answered = [
+        *MESSAGES,
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "found"},
+    ]
+    for choice, reason in (
+        (forced, "tool_calls"),
+        ("required", "tool_calls"),
+        ("auto", "stop"),
+    ):
+        reply = await sdk.chat.completions.create(
+            model=MODEL,
+            messages=answered,
+            tools=tools,
+            tool_choice=choice,
+            extra_body=extra_body,
+        )
+        assert reply.choices[0].finish_reason == reason
+    reply = await chat(sdk, tools=tools, tool_choice="none", extra_body=extra_body)
+    assert reply.choices[0].finish_reason == "stop"
+
+
 async def test_logprobs_when_requested(sdk):
     """logprobs adds a vLLM logprobs object per chunk, with top_logprobs alternatives."""
     stream = await chat(sdk, stream=True, logprobs=True, top_logprobs=2)
