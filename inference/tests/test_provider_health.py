@@ -59,12 +59,20 @@ async def test_a_line_not_renewed_goes_stale(monkeypatch, provider):
     assert shared[provider].failed_at.timestamp() == 500.0
 
 
-async def test_a_cache_that_fails_never_fails_the_publisher(monkeypatch, provider):
-    async def broken(*args, **kwargs):
+class _CacheDown:
+    async def aget(self, *args, **kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(cache, "aget", broken)
+    def get_many(self, *args, **kwargs):
+        raise ConnectionError("cache down")
+
+
+async def test_a_cache_that_fails_never_fails_the_publisher(
+    monkeypatch, provider, caplog
+):
+    monkeypatch.setattr(provider_health, "cache", _CacheDown())
     await provider_health.apublish(provider, 1.0)  # logged, not raised
+    assert "Could not publish" in caplog.text
 
 
 async def test_garbage_in_the_cache_reads_as_healthy(provider):
