@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from limits.rules import Kind, Meter
 
@@ -189,6 +190,8 @@ _Call = tuple[
 # How long a settlement may wait for an admission to ride with (under load one comes
 # within milliseconds; a lone settlement goes after this).
 SETTLE_DELAY_SECONDS = 0.02
+# How long a batch's answers may take in all (its connection's socket timeout).
+READ_TIMEOUT_SECONDS = 1.0
 
 
 class _Batches:
@@ -285,11 +288,19 @@ class _Batches:
         ]
         await connection.send_packed_command(connection.pack_commands(commands))
         results: list[Any] = []
-        for _ in commands:
-            try:
-                results.append(await connection.read_response())
-            except ResponseError as error:  # this call's error; the others stand
-                results.append(error)
+        # One deadline for the batch's answers: redis-py's own (socket_timeout) would
+        # arm and cancel a timer per answer (decision record 0009).
+        try:
+            async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+                for _ in commands:
+                    try:
+                        results.append(await connection.read_response(timeout=math.inf))
+                    except (
+                        ResponseError
+                    ) as error:  # this call's error; the others stand
+                        results.append(error)
+        except TimeoutError:
+            raise RedisTimeout("Timeout reading the rate limits' answers") from None
         return results
 
     async def drain(self) -> None:
@@ -347,7 +358,7 @@ class RedisStore:
             pool = redis.asyncio.ConnectionPool.from_url(
                 settings.REDIS_URL,
                 socket_connect_timeout=1,
-                socket_timeout=1,
+                socket_timeout=READ_TIMEOUT_SECONDS,
                 connection_class=_connection_class(),
             )
             connection = pool.make_connection()

@@ -1,6 +1,7 @@
 """Rate limits on a real gateway, called through the openai SDK and raw HTTP: 429s as
 OpenAI sends them, headers on every answer, slots released on every exit path."""
 
+import socket
 import time
 
 import httpx
@@ -171,6 +172,23 @@ def test_without_its_store_the_gateway_fails_as_configured(live, settings, fail_
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "5"
         assert "Rate limits cannot be checked" in answer.json()["error"]["message"]
+
+
+def test_a_store_that_never_answers_fails_closed_in_bounded_time(live, settings):
+    """A Redis that accepts connections and never answers (hung, or a wrong port):
+    the read deadline ends the wait with 503, not a hang."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes connections; nothing ever answers
+    try:
+        limit_key(live, max_requests_per_1_minute=100)
+        settings.REDIS_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        settings.RATE_LIMIT_FAIL_OPEN = False
+        answer = live.post("/v1/chat/completions", CHAT)
+    finally:
+        silent.close()
+    assert answer.status_code == 503
+    assert "Rate limits cannot be checked" in answer.json()["error"]["message"]
 
 
 def test_conversation_turns_and_responses_are_limited_too(live):
