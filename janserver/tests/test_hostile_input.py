@@ -27,6 +27,9 @@ FIELDS = [
     "items", "name", "instruction", "workspace_id", "conversation", "store",
     "background", "previous_response_id", "role", "email", "projects", "code",
     "description", "base_url", "api_key", "vendor", "content", "type",
+    "password", "password1", "password2", "invite_code", "key", "max_tool_calls",
+    "tool_choice", "input_per_million", "output_per_million", "is_favorite",
+    "is_archived", "project_id",
 ]  # fmt: skip
 
 HOSTILE_TEXT = st.sampled_from(

@@ -129,6 +129,13 @@ WRITE_ROUTES = [
     ("post", "/v1/organization/invites/verification"),
     ("post", "/v1/organization/models/providers"),
     ("post", "/v1/organization/mcp_servers"),
+    ("post", "/v1/projects"),
+    ("post", "/v1/organization/model_prices"),
+    ("post", "/v1/auth/signup"),
+    ("post", "/v1/auth/login"),
+    ("post", "/v1/auth/verify-email"),
+    ("post", "/v1/auth/password/reset"),
+    ("post", "/v1/auth/password/reset/confirm"),
 ]
 BAD_BODIES = {
     "surrogate": b'{"metadata": {"k": "\\ud800"}, "name": "\\ud800", "title": "t"}',
