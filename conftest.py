@@ -106,11 +106,27 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """A transactional test ends with the database flushed; put the rows Django
     serialized after the migrations (the default organization, content types) back
     at once, after every fixture's teardown, so that the tests after it (in whatever
-    order pytest-xdist runs them, and the next run with --reuse-db) find them."""
+    order pytest-xdist runs them, and the next run with --reuse-db) find them.
+
+    Before any fixture's teardown, the live gateway's background work still running
+    (a tool call's ledger row, a disconnected stream's turn) gets a bounded wait: its
+    writes would otherwise race the database flush of a transactional test (a
+    deadlock on PostgreSQL)."""
+    if _transactional(item):
+        _wait_for_background_work()
     yield
     if nextitem is None:  # the last test: _baseline_at_exit restores it
         return
     _restore_baseline(item.config, _transactional(item))
+
+
+def _wait_for_background_work(polls: int = 400) -> None:
+    from janserver import background
+
+    for _ in range(polls):  # at most ~10 s: a hang guard, not a timing assertion
+        if background.running() == 0:
+            return
+        time.sleep(0.025)
 
 
 def _restore_baseline(config: pytest.Config, flushed: bool) -> None:
