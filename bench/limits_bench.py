@@ -56,13 +56,13 @@ def _meters():
 async def measure(way: str, admissions: int, redis_url: str) -> float:
     import redis.asyncio
 
-    from limits.store import ACQUIRE, RedisStore, Settlement, _spec
+    from limits.store import ADMISSION, SCRIPT, RedisStore, Settlement, _spec
 
     meters = _meters()
     keys = [m.key for m in meters]
     client = redis.asyncio.Redis.from_url(redis_url)
-    script = client.register_script(ACQUIRE)
-    sha = await client.script_load(ACQUIRE)
+    script = client.register_script(SCRIPT)
+    sha = await client.script_load(SCRIPT)
     from django.conf import settings
 
     settings.BYPASSES_OFF = frozenset({"hiredis_pack"} if way == "batched-py" else ())
@@ -70,7 +70,9 @@ async def measure(way: str, admissions: int, redis_url: str) -> float:
 
     async def admit(i: int) -> None:
         now = int(time.time() * 1000)
-        args: list[int | str] = [now, f"s{i}", 60_000, _spec(meters, [1] * len(meters))]
+        spec = _spec(meters, [1] * len(meters))
+        # One admission alone in the store's script call.
+        args: list[int | str] = [ADMISSION, len(keys), now, f"s{i}", 60_000, spec, 0]
         if way == "script":
             await script(keys=keys, args=args)
         elif way == "evalsha":

@@ -66,94 +66,121 @@ class Settlement:
 BUDGET_TTL_MS = 40 * 86_400_000
 
 
-# ARGV: now (ms), the slot's id, its lease (ms), every meter's "kind,limit,window,cost"
-# joined by ";" (kind: r a rate, c concurrency, b a budget whose window is the ledger's
-# spend), in KEYS order, and a budget counter's time to live (ms).
-ACQUIRE = """
-local now = tonumber(ARGV[1])
-local slot = ARGV[2]
-local lease = tonumber(ARGV[3])
-local BUDGET_TTL = tonumber(ARGV[5])
-local meters = {}
-for kind, limit, window, cost in string.gmatch(ARGV[4], "(%a),(%d+),(%d+),(-?%d+)") do
-  meters[#meters + 1] = {kind, tonumber(limit), tonumber(window), tonumber(cost)}
+# One script call carries a batch's admissions and settlements (of one organization:
+# their keys share its Redis Cluster hash tag), run in the order they were made.
+# KEYS: every call's keys, in order. ARGV: for each call its letter ("a" an admission,
+# "s" a settlement), its number of keys, then its arguments: for an admission now (ms),
+# the slot's id, its lease (ms), every meter's "kind,limit,window,cost" joined by ";"
+# (kind: r a rate, c concurrency, b a budget whose window is the ledger's spend) and a
+# budget counter's time to live (ms); for a settlement now (ms), the slot's id and the
+# meters as for an admission, each with the tokens' difference (used - reserved) as its
+# amount. Returns each call's answer: an admission's {1, remaining, reset ms, ...} per
+# meter or {0, meter index, used, retry after ms (-1: a slot, -2: a budget)}; 1 for a
+# settlement.
+SCRIPT = """
+local function meters_of(spec)
+  local meters = {}
+  for kind, limit, window, amount in string.gmatch(spec, "(%a),(%d+),(%d+),(-?%d+)") do
+    meters[#meters + 1] = {kind, tonumber(limit), tonumber(window), tonumber(amount)}
+  end
+  return meters
 end
-local tats = {}
-for i = 1, #KEYS do
-  local kind, limit, window, cost = unpack(meters[i])
-  if kind == 'c' then
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-    local used = redis.call('ZCARD', KEYS[i])
-    if used + 1 > limit then return {0, i, used, -1} end
-  elseif kind == 'b' then
-    -- "window" carries the ledger's spend, for a counter Redis does not hold.
-    local spent = tonumber(redis.call('GET', KEYS[i]) or window)
-    if spent + cost > limit then return {0, i, spent, -2} end
-    tats[i] = spent + cost
-  else
-    local interval = window / limit
-    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-    if tat < now then tat = now end
-    local new_tat = math.ceil(tat + cost * interval)
-    if new_tat - now > window then
-      return {0, i, math.ceil((tat - now) / interval), math.ceil(new_tat - window - now)}
+
+local function acquire(k, now, slot, lease, spec, budget_ttl)
+  local meters = meters_of(spec)
+  local tats = {}
+  for i = 1, #meters do
+    local kind, limit, window, cost = unpack(meters[i])
+    local key = KEYS[k + i]
+    if kind == 'c' then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+      local used = redis.call('ZCARD', key)
+      if used + 1 > limit then return {0, i, used, -1} end
+    elseif kind == 'b' then
+      -- "window" carries the ledger's spend, for a counter Redis does not hold.
+      local spent = tonumber(redis.call('GET', key) or window)
+      if spent + cost > limit then return {0, i, spent, -2} end
+      tats[i] = spent + cost
+    else
+      local interval = window / limit
+      local tat = tonumber(redis.call('GET', key) or '0')
+      if tat < now then tat = now end
+      local new_tat = math.ceil(tat + cost * interval)
+      if new_tat - now > window then
+        return {0, i, math.ceil((tat - now) / interval), math.ceil(new_tat - window - now)}
+      end
+      tats[i] = new_tat
     end
-    tats[i] = new_tat
   end
+  local out = {1}
+  for i = 1, #meters do
+    local kind, limit, window = unpack(meters[i])
+    local key = KEYS[k + i]
+    if kind == 'c' then
+      redis.call('ZADD', key, now + lease, slot)
+      redis.call('PEXPIRE', key, lease)
+      out[#out + 1] = limit - redis.call('ZCARD', key)
+      out[#out + 1] = 0
+    elseif kind == 'b' then
+      redis.call('SET', key, string.format('%.0f', tats[i]), 'PX', budget_ttl)
+      out[#out + 1] = limit - tats[i]
+      out[#out + 1] = 0
+    else
+      local new_tat = tats[i]
+      redis.call('SET', key, new_tat, 'PX', new_tat - now + 1000)
+      out[#out + 1] = math.floor((window - (new_tat - now)) / (window / limit))
+      out[#out + 1] = new_tat - now
+    end
+  end
+  return out
 end
-local out = {1}
-for i = 1, #KEYS do
-  local kind, limit, window = unpack(meters[i])
-  if kind == 'c' then
-    redis.call('ZADD', KEYS[i], now + lease, slot)
-    redis.call('PEXPIRE', KEYS[i], lease)
-    out[#out + 1] = limit - redis.call('ZCARD', KEYS[i])
-    out[#out + 1] = 0
-  elseif kind == 'b' then
-    redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', BUDGET_TTL)
-    out[#out + 1] = limit - tats[i]
-    out[#out + 1] = 0
-  else
-    local new_tat = tats[i]
-    redis.call('SET', KEYS[i], new_tat, 'PX', new_tat - now + 1000)
-    out[#out + 1] = math.floor((window - (new_tat - now)) / (window / limit))
-    out[#out + 1] = new_tat - now
+
+local function settle(k, now, slot, spec)
+  local meters = meters_of(spec)
+  for i = 1, #meters do
+    local kind, limit, window, delta = unpack(meters[i])
+    local key = KEYS[k + i]
+    if kind == 'c' then
+      redis.call('ZREM', key, slot)
+    elseif kind == 'b' then
+      local spent = redis.call('GET', key)
+      if spent and delta ~= 0 then
+        local ttl = redis.call('PTTL', key)
+        local value = string.format('%.0f', math.max(tonumber(spent) + delta, 0))
+        redis.call('SET', key, value, 'PX', math.max(ttl, 1000))
+      end
+    elseif delta ~= 0 then
+      local tat = tonumber(redis.call('GET', key) or '0')
+      if tat < now then tat = now end
+      local new_tat = math.ceil(tat + delta * window / limit)
+      if new_tat > now then
+        redis.call('SET', key, new_tat, 'PX', new_tat - now + 1000)
+      else
+        redis.call('DEL', key)
+      end
+    end
   end
+  return 1
+end
+
+local out = {}
+local a, k = 1, 0
+while a <= #ARGV do
+  local n = tonumber(ARGV[a + 1])
+  if ARGV[a] == 'a' then
+    out[#out + 1] = acquire(k, tonumber(ARGV[a + 2]), ARGV[a + 3],
+      tonumber(ARGV[a + 4]), ARGV[a + 5], tonumber(ARGV[a + 6]))
+    a = a + 7
+  else
+    out[#out + 1] = settle(k, tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4])
+    a = a + 5
+  end
+  k = k + n
 end
 return out
 """
 
-# ARGV: now (ms), the slot's id, and the meters as for ACQUIRE, each with the tokens'
-# difference (used - reserved) as its amount.
-SETTLE = """
-local now = tonumber(ARGV[1])
-local slot = ARGV[2]
-local i = 0
-for kind, limit, window, delta in string.gmatch(ARGV[3], "(%a),(%d+),(%d+),(-?%d+)") do
-  i = i + 1
-  delta = tonumber(delta)
-  if kind == 'c' then
-    redis.call('ZREM', KEYS[i], slot)
-  elseif kind == 'b' then
-    local spent = redis.call('GET', KEYS[i])
-    if spent and delta ~= 0 then
-      local ttl = redis.call('PTTL', KEYS[i])
-      local value = string.format('%.0f', math.max(tonumber(spent) + delta, 0))
-      redis.call('SET', KEYS[i], value, 'PX', math.max(ttl, 1000))
-    end
-  elseif delta ~= 0 then
-    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-    if tat < now then tat = now end
-    local new_tat = math.ceil(tat + delta * tonumber(window) / tonumber(limit))
-    if new_tat > now then
-      redis.call('SET', KEYS[i], new_tat, 'PX', new_tat - now + 1000)
-    else
-      redis.call('DEL', KEYS[i])
-    end
-  end
-end
-return 1
-"""
+ADMISSION, SETTLEMENT = "a", "s"
 
 
 _LETTERS = {Kind.CONCURRENT: "c", Kind.BUDGET: "b"}
@@ -181,10 +208,20 @@ def _taken(meters: list[Meter], flat: list[int]) -> list[Taken]:
     ]
 
 
-# A queued script call: script, keys, args, the answer's future, and its undo.
+# A queued call: ADMISSION or SETTLEMENT, keys, args, the answer's future, its undo.
 _Call = tuple[
     str, list[str], list[Any], "asyncio.Future[Any]", Callable[[Any], None] | None
 ]
+
+
+def _hash_tag(key: str) -> str:
+    """The part of a key Redis Cluster places it by (its `{tag}`, else the key)."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
 
 
 # How long a settlement may wait for an admission to ride with (under load one comes
@@ -195,12 +232,16 @@ READ_TIMEOUT_SECONDS = 1.0
 
 
 class _Batches:
-    """The script calls of one event loop, on one connection of its own, in the order
-    made: one round trip at a time, carrying every call made meanwhile (under load, many
-    admissions and settlements per round trip). Settlements, which nobody waits for,
-    ride with the next admission's calls, or go after SETTLE_DELAY_SECONDS. redis-py's
-    pool and pipeline cost about as much CPU per round trip as the call itself: a
-    connection of its own with one batch in flight avoids both (decision record 0009).
+    """The calls of one event loop, on one connection of its own, in the order made: one
+    round trip at a time, carrying every call made meanwhile (under load, many
+    admissions and settlements per round trip) as one script call per organization
+    (SCRIPT; an organization's keys share a Redis Cluster hash tag). Settlements, which
+    nobody waits for, ride with the next admissions, or go after SETTLE_DELAY_SECONDS.
+    redis-py's pool and pipeline cost about as much CPU per round trip as the call
+    itself, and each answer read costs about as much again: a connection of its own
+    with one batch in flight, and one answer per organization, avoid both (decision
+    record 0009). A script error (a key holding another type) fails its whole call:
+    every request of that organization in the batch gets it, as Redis being down.
     """
 
     def __init__(self, connection: Any, loop: asyncio.AbstractEventLoop) -> None:
@@ -213,18 +254,18 @@ class _Batches:
 
     def call(
         self,
-        script: str,
+        op: str,
         keys: list[str],
         args: list[Any],
         undo: Callable[[Any], None] | None = None,
         *,
         waited_for: bool = True,
     ) -> asyncio.Future[Any]:
-        """Queue a script call: for the next round trip when someone waits for its
+        """Queue an admission or a settlement: for the next round trip when someone waits for its
         answer, else for the one after SETTLE_DELAY_SECONDS at the latest. `undo` gets
         its answer if the caller stopped waiting for it (its future was cancelled)."""
         future = self.loop.create_future()
-        self.pending.append((script, keys, args, future, undo))
+        self.pending.append((op, keys, args, future, undo))
         if self.running is not None:
             return future  # the round trip in flight sends it next
         if waited_for and not self.soon:
@@ -278,27 +319,38 @@ class _Batches:
                 future.set_result(result)
 
     async def _round_trip(self, batch: list[_Call]) -> list[Any]:
+        """Send the batch as one script call per hash tag (organization), in one
+        round trip; return each call's answer (a group's error is each of its calls')."""
         connection = self.connection
-        for script in {script for script, *_rest in batch} - set(self.shas):
-            await connection.send_command("SCRIPT", "LOAD", script)
-            self.shas[script] = await connection.read_response()
-        commands = [
-            ("EVALSHA", self.shas[script], len(keys), *keys, *args)
-            for script, keys, args, _future, _undo in batch
-        ]
+        if SCRIPT not in self.shas:
+            await connection.send_command("SCRIPT", "LOAD", SCRIPT)
+            self.shas[SCRIPT] = await connection.read_response()
+        groups: dict[str, list[int]] = {}
+        for index, (_op, call_keys, *_rest) in enumerate(batch):
+            tag = _hash_tag(call_keys[0]) if call_keys else ""
+            groups.setdefault(tag, []).append(index)
+        commands = []
+        for members in groups.values():
+            keys: list[str] = []
+            args: list[Any] = []
+            for index in members:
+                op, call_keys, call_args, _future, _undo = batch[index]
+                keys += call_keys
+                args += (op, len(call_keys), *call_args)
+            commands.append(("EVALSHA", self.shas[SCRIPT], len(keys), *keys, *args))
         await connection.send_packed_command(connection.pack_commands(commands))
-        results: list[Any] = []
+        results: list[Any] = [None] * len(batch)
         # One deadline for the batch's answers: redis-py's own (socket_timeout) would
         # arm and cancel a timer per answer (decision record 0009).
         try:
             async with asyncio.timeout(READ_TIMEOUT_SECONDS):
-                for _ in commands:
+                for members in groups.values():
                     try:
-                        results.append(await connection.read_response(timeout=math.inf))
-                    except (
-                        ResponseError
-                    ) as error:  # this call's error; the others stand
-                        results.append(error)
+                        answers = await connection.read_response(timeout=math.inf)
+                    except ResponseError as error:  # this group's; the others stand
+                        answers = [error] * len(members)
+                    for index, answer in zip(members, answers, strict=True):
+                        results[index] = answer
         except TimeoutError:
             raise RedisTimeout("Timeout reading the rate limits' answers") from None
         return results
@@ -387,7 +439,7 @@ class RedisStore:
         refund = Settlement(tuple(meters), slot, -tokens, -cost)
         # If the caller goes away meanwhile, whatever the call took is given back.
         answer = await self._batch().call(
-            ACQUIRE,
+            ADMISSION,
             keys,
             [now_ms, slot, lease_ms, _spec(meters, costs, spent), BUDGET_TTL_MS],
             undo=lambda taken: self._undo(taken, refund),
@@ -405,7 +457,7 @@ class RedisStore:
     def settle(self, done: Settlement, now_ms: int) -> None:
         """Send a settlement with the next batch (nothing waits for it)."""
         future = self._batch().call(
-            SETTLE,
+            SETTLEMENT,
             [m.key for m in done.meters],
             [now_ms, done.slot, _spec(done.meters, _deltas(done))],
             waited_for=False,

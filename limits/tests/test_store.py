@@ -146,3 +146,56 @@ def test_refunds_never_leave_credit_beyond_a_full_bucket(store):
     settle(store, [rpm], "s", -1000, T0)
     assert take(store, [rpm], [100], T0)[0].remaining == 0
     assert isinstance(take(store, [rpm], [1], T0), Refused)
+
+
+def _tagged(kind: str, limit: int, organization: str) -> Meter:
+    """A meter keyed as production keys are: under its organization's hash tag."""
+    key = f"janserver:rl:test:{secrets.token_hex(6)}{{o{organization}}}:{kind}"
+    return Meter(key, kind, limit, MINUTE_MS, "project", "proj_x", "", kind)
+
+
+def test_two_organizations_calls_made_together_are_each_answered(store):
+    """One batch, two hash tags (two script calls in Redis Cluster terms)."""
+    first, second = _tagged(Kind.REQUESTS, 2, "1"), _tagged(Kind.REQUESTS, 3, "2")
+
+    async def burst():
+        return await asyncio.gather(
+            *(store.acquire([first], [1], f"a{i}", T0) for i in range(3)),
+            *(store.acquire([second], [1], f"b{i}", T0) for i in range(4)),
+        )
+
+    results = asyncio.run(burst())
+    refused = [isinstance(r, Refused) for r in results]
+    assert refused == [False, False, True, False, False, False, True]
+    assert [r[0].remaining for r in results[:2]] == [1, 0]
+    assert [r[0].remaining for r in results[3:6]] == [2, 1, 0]
+
+
+def test_a_settlement_between_two_admissions_of_a_batch_comes_in_between(store):
+    """The calls of a batch run in the order made: the slot freed by the settlement
+    is free for the admission made after it."""
+    slots = _tagged(Kind.CONCURRENT, 1, "7")
+    assert not isinstance(take(store, [slots], [1], T0, slot="held"), Refused)
+
+    async def settle_then_acquire():
+        store.settle(Settlement((slots,), "held", 0), T0)
+        return await store.acquire([slots], [1], "after", T0)
+
+    async def together():
+        # Both tasks make their calls in the same turn of the event loop.
+        return await asyncio.gather(
+            store.acquire([slots], [1], "before", T0), settle_then_acquire()
+        )
+
+    before, after = asyncio.run(together())
+    assert isinstance(before, Refused)
+    assert not isinstance(after, Refused)
+
+
+def test_a_redis_that_lost_its_scripts_gets_them_again(store):
+    if isinstance(store, LocalStore):
+        pytest.skip("no scripts in memory")
+    rpm = meter(Kind.REQUESTS, 5)
+    assert take(store, [rpm], [1], T0)[0].remaining == 4
+    redis.Redis.from_url(REDIS_URL).script_flush()  # as a restarted Redis
+    assert take(store, [rpm], [1], T0)[0].remaining == 3
