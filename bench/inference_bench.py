@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.inference_bench [--scenario all|streams|saturation|json|single|memory]
                                               [--seconds 10] [--rounds 3] [--memory-minutes 10]
-                                              [--baseline PATH]
+                                              [--baseline PATH] [--arrivals together|spread]
 
 The gateway is one uvicorn worker pinned to core 1; the fake upstream and this load
 generator share core 0. Each scenario is measured in the same run for the gateway and
@@ -116,13 +116,18 @@ async def load(
     concurrency: int,
     seconds: float,
     pid: int | None = None,
+    spread: float = 0.0,
 ) -> Run:
+    """`concurrency` clients, each sending requests one after another until `seconds`
+    passed; with `spread`, client i sends its first one i/concurrency of `spread`
+    seconds late (arrivals spread over a stream's length, not all at once)."""
     if not url.startswith("http://127.0.0.1"):
         raise ValueError("load is only ever sent to 127.0.0.1")
     run = Run()
     deadline = time.monotonic() + seconds
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker(session: aiohttp.ClientSession, index: int) -> None:
+        await asyncio.sleep(index * spread / concurrency)
         while time.monotonic() < deadline:
             try:
                 await one(session, url, data, headers, run)
@@ -134,7 +139,7 @@ async def load(
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started, cpu = time.monotonic(), time.process_time()
         server_cpu = process_cpu(pid) if pid else 0.0
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(session, i) for i in range(concurrency)))
         run.seconds, run.cpu = time.monotonic() - started, time.process_time() - cpu
         run.server_cpu = process_cpu(pid) - server_cpu if pid else 0.0
     return run
@@ -204,10 +209,10 @@ TAGS: list[str] = ["gateway"]
 
 
 async def compare(
-    targets: Targets, data: bytes, concurrency: int, seconds: float
+    targets: Targets, data: bytes, concurrency: int, seconds: float, spread: float = 0.0
 ) -> list[Run]:
     return [
-        await load(url, data, headers, concurrency, seconds, pid)
+        await load(url, data, headers, concurrency, seconds, pid, spread)
         for url, headers, pid in targets
     ]
 
@@ -216,13 +221,17 @@ WARM_UP_SECONDS = 3.0
 
 
 async def measured(
-    args: argparse.Namespace, targets: Targets, data: bytes, concurrency: int
+    args: argparse.Namespace,
+    targets: Targets,
+    data: bytes,
+    concurrency: int,
+    spread: float = 0.0,
 ) -> list[list[Run]]:
     """`args.rounds` comparisons, after an unmeasured warm-up of every side (connection
     pools filled, caches and code paths warm), as a server in service would be."""
-    await compare(targets, data, concurrency, WARM_UP_SECONDS)
+    await compare(targets, data, concurrency, WARM_UP_SECONDS, spread)
     return [
-        await compare(targets, data, concurrency, args.seconds)
+        await compare(targets, data, concurrency, args.seconds, spread)
         for _ in range(args.rounds)
     ]
 
@@ -247,7 +256,12 @@ async def scenarios(args: argparse.Namespace, targets: Targets) -> None:
     chosen = args.scenario
     med = statistics.median
     if chosen in ("all", "streams"):
-        rounds = await measured(args, targets, body(True, 64, 10), 256)
+        # "together": the 256 clients start at once, so their streams, all of one
+        # length, end and start again in waves of 256 requests every ~0.65 s; "spread":
+        # their first requests are spread over one stream's length (64 tokens x 10 ms).
+        spread = 0.64 if args.arrivals == "spread" else 0.0
+        print(f"streams: arrivals {args.arrivals}")
+        rounds = await measured(args, targets, body(True, 64, 10), 256, spread)
         for tag, pairs in sides(rounds):
             for d, r in pairs:
                 line("streams", d, r, f"TTFT p50 {d.pct(0.5):.1f} → {r.pct(0.5):.1f}, "
@@ -314,6 +328,8 @@ def main() -> None:
                         help="another checkout to measure side by side with this one")  # fmt: skip
     parser.add_argument("--bypass-off", action="append", default=[],
                         help="also measure this checkout with this bypass switched off")  # fmt: skip
+    parser.add_argument("--arrivals", default="together", choices=["together", "spread"],
+                        help="streams: whether the clients start at once or spread")  # fmt: skip
     parser.add_argument("--limited", action="store_true",
                         help="also measure this checkout with rate limits on its key")  # fmt: skip
     args = parser.parse_args()
