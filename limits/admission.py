@@ -10,8 +10,10 @@ difference from the estimate is charged or refunded, the slot released, off the
 request's path (limits.store sends each turn of the event loop's calls in one batch).
 """
 
+import itertools
 import logging
 import math
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -169,7 +171,7 @@ async def admit(
             spent[meter.key] = await budgets.ledger_spent(budget, month)
     if not meters:
         return None
-    slot = secrets.token_hex(8)
+    slot = new_slot()
     try:
         result = await store().acquire(meters, costs, slot, _now_ms(), spent)
     except STORE_ERRORS:
@@ -189,6 +191,25 @@ async def admit(
             budget = by_meter[taken.meter.key]
             budgets.alert_if_due(budget, month, taken.meter.limit - taken.remaining)
     return Ticket(tuple(meters), slot, estimated_tokens, result, pricing)
+
+
+_slot_prefix = secrets.token_hex(6)
+_slot_numbers = itertools.count()
+
+
+def new_slot() -> str:
+    """A concurrency slot's id, unique across processes and replicas: this process's
+    random prefix and a counter (no system call per request, as os.urandom makes)."""
+    return f"{_slot_prefix}{next(_slot_numbers):x}"
+
+
+def _reseed_slots() -> None:
+    """A forked worker (gunicorn's preload) draws a prefix of its own."""
+    global _slot_prefix, _slot_numbers
+    _slot_prefix, _slot_numbers = secrets.token_hex(6), itertools.count()
+
+
+os.register_at_fork(after_in_child=_reseed_slots)
 
 
 _store: RedisStore | LocalStore | None = None

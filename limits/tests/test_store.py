@@ -4,6 +4,7 @@ Times are given explicitly (now_ms), so nothing here depends on the clock.
 """
 
 import asyncio
+import os
 import secrets
 
 import pytest
@@ -199,3 +200,38 @@ def test_a_redis_that_lost_its_scripts_gets_them_again(store):
     assert take(store, [rpm], [1], T0)[0].remaining == 4
     redis.Redis.from_url(REDIS_URL).script_flush()  # as a restarted Redis
     assert take(store, [rpm], [1], T0)[0].remaining == 3
+
+
+_FORKED_SLOTS = """
+import os, django
+django.setup()
+from limits.admission import new_slot
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:  # the child: report its first slot id, then leave at once
+    os.write(write, new_slot().encode())
+    os._exit(0)
+os.close(write)
+os.waitpid(pid, 0)
+print(os.read(read, 64).decode(), new_slot())
+"""
+
+
+def test_slot_ids_differ_in_a_forked_worker():
+    """Two workers forked from one preloaded process never share a slot's id (a
+    process of its own: forking pytest's threads could deadlock)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "janserver.settings_test"}
+    out = subprocess.run(
+        [sys.executable, "-c", _FORKED_SLOTS],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    ).stdout.split()
+    child, parent = out
+    assert child != parent
+    assert child[:12] != parent[:12]  # not the same prefix with another count
