@@ -51,6 +51,19 @@ class JSONCodeMixin:
         self.did_fetch_access_token = True
         return data
 
+    def exchange(
+        self, request: HttpRequest, app: SocialApp, verifier: str
+    ) -> SocialLogin:
+        """Trade the code (with its PKCE verifier) for tokens and the login they prove
+        (allauth's OAuth2 callback steps, without its views)."""
+        adapter: Any = self  # the OAuth2Adapter this mixin is combined with
+        client = adapter.get_client(request, app)
+        data = self.get_access_token_data(
+            request, app, client, pkce_code_verifier=verifier
+        )
+        token = adapter.parse_token(data)
+        return adapter.complete_login(request, app, token, response=data)
+
 
 class GoogleAdapter(JSONCodeMixin, GoogleOAuth2Adapter):
     """Google's adapter with a fixed redirect URI, the code passed in, and the

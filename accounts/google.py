@@ -91,12 +91,7 @@ def _identity_fetch(
 ) -> SocialIdentity:
     adapter = GoogleAdapter(request, code=code)
     try:
-        client = adapter.get_client(request, provider.app)
-        data = adapter.get_access_token_data(
-            request, provider.app, client, pkce_code_verifier=verifier
-        )
-        token = adapter.parse_token(data)
-        login = adapter.complete_login(request, provider.app, token, response=data)
+        login = adapter.exchange(request, provider.app, verifier)
         return _identity(login)
     except EXCHANGE_FAILURES:
         # The details (Google's own message included) go to the log, never the caller.

@@ -15,19 +15,12 @@ from accounts.models import User
 from accounts.tests.factories import UserFactory
 from accounts.tokens import JanAccessToken, sessions_revoke_for_user, tokens_issue
 from janserver import auth_cache
+from janserver.tests.expected import UNAUTHENTICATED
 from orgs.models import Project
 
 pytestmark = pytest.mark.django_db
 
 COOKIE = "jan_refresh_token"
-UNAUTHENTICATED = {
-    "error": {
-        "message": "Incorrect or missing API key or access token.",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "invalid_api_key",
-    }
-}
 
 
 def guest_login(client):

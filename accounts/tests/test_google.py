@@ -25,6 +25,7 @@ from accounts.models import User
 from accounts.oauth_state import InvalidState
 from accounts.tests.factories import UserFactory
 from janserver import auth_cache
+from janserver.tests.expected import UNAUTHENTICATED
 from orgs.models import Project
 
 pytestmark = pytest.mark.django_db
@@ -42,14 +43,6 @@ INVALID_STATE = {
         "type": "invalid_request_error",
         "param": "state",
         "code": "invalid_state",
-    }
-}
-UNAUTHENTICATED = {
-    "error": {
-        "message": "Incorrect or missing API key or access token.",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "invalid_api_key",
     }
 }
 

@@ -16,6 +16,7 @@ from accounts.oidc import EmailDomainNotAllowed, ProviderNotConfigured
 from accounts.testing.fake_oidc import FakeOIDC, run_in_thread
 from accounts.tests.factories import UserFactory
 from janserver import auth_cache
+from janserver.tests.expected import UNAUTHENTICATED
 from orgs.models import Project
 
 pytestmark = pytest.mark.django_db
@@ -26,14 +27,6 @@ REDIRECT_URL = "https://app.example.com/auth/keycloak/callback"
 SUB = "f3c1a2b4-0000-4000-8000-000000000001"
 REFRESH = "jan_refresh_token"
 STATE = "jan_oauth_state"
-UNAUTHENTICATED = {
-    "error": {
-        "message": "Incorrect or missing API key or access token.",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "invalid_api_key",
-    }
-}
 INVALID_STATE = {
     "error": {
         "message": InvalidState.default_message,

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from inference import metrics, usage
+from janserver.tests.expected import UNAUTHENTICATED
 from janserver.tests.live_server import ROOT
 
 pytestmark = pytest.mark.urls("inference.tests.usage_test_urls")
@@ -22,14 +23,6 @@ NOT_FOUND = {
         "type": "invalid_request_error",
         "param": None,
         "code": "not_found",
-    }
-}
-UNAUTHENTICATED = {
-    "error": {
-        "message": "Incorrect or missing API key or access token.",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "invalid_api_key",
     }
 }
 

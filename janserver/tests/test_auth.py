@@ -13,19 +13,12 @@ from django.utils import timezone
 from accounts.tokens import tokens_issue
 from janserver import auth, auth_cache
 from janserver.errors import Unauthenticated
+from janserver.tests.expected import UNAUTHENTICATED
 from orgs.models import ApiKey
 from orgs.services import api_key_revoke, project_archive
 
 pytestmark = pytest.mark.django_db
 
-UNAUTHENTICATED = {
-    "error": {
-        "message": "Incorrect or missing API key or access token.",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "invalid_api_key",
-    }
-}
 MODELS = "/v1/models"
 
 
