@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from unittest.mock import ANY
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -24,6 +23,7 @@ from accounts.google import GoogleNotConfigured
 from accounts.models import User
 from accounts.oauth_state import InvalidState
 from accounts.tests.factories import UserFactory
+from accounts.tests.signed_in import REFRESH, assert_signed_in, me
 from janserver import auth_cache
 from janserver.tests.expected import UNAUTHENTICATED
 from orgs.models import Project
@@ -34,7 +34,6 @@ CLIENT_ID = "test-client.apps.googleusercontent.com"
 CLIENT_SECRET = "test-client-secret-" + "s" * 32
 REDIRECT_URL = "https://app.example.com/auth/google/callback"
 KID = "test-kid-1"
-REFRESH = "jan_refresh_token"
 ADA = ("ada@example.com", "Ada Lovelace", False)  # email, name, is_guest
 STATE = "jan_oauth_state"
 INVALID_STATE = {
@@ -149,11 +148,6 @@ def login(client, google, key, **claims):
     return callback(client, state=cookie.value)
 
 
-def me(client, response):
-    access = response.json()["access_token"]
-    return client.get("/v1/auth/me", HTTP_AUTHORIZATION=f"Bearer {access}").json()
-
-
 def test_login_url_has_pkce_the_exact_redirect_uri_and_the_cookie_state(
     client, settings
 ):
@@ -217,13 +211,7 @@ def test_first_login_registers_a_user_with_a_default_project(
     query, _ = start(client)
     google.post(ACCESS_TOKEN_URL, json=token_response(id_token(google_key)))
     response = callback(client, state=query["state"][0])
-    assert response.status_code == 200
-    assert response.json() == {
-        "object": "access.token",
-        "access_token": ANY,
-        "expires_in": 900,
-    }
-    assert response.cookies[REFRESH]["samesite"] == "Strict"
+    assert_signed_in(response)
     assert response.cookies[STATE].value == ""
     user = User.objects.get()
     assert (user.email, user.name, user.is_guest) == ADA

@@ -2,7 +2,6 @@
 accounts/testing (a real HTTP server on 127.0.0.1 with real RSA keys)."""
 
 import time
-from unittest.mock import ANY
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,6 +14,7 @@ from accounts.oauth_state import InvalidState
 from accounts.oidc import EmailDomainNotAllowed, ProviderNotConfigured
 from accounts.testing.fake_oidc import FakeOIDC, run_in_thread
 from accounts.tests.factories import UserFactory
+from accounts.tests.signed_in import REFRESH, assert_signed_in, me
 from janserver import auth_cache
 from janserver.tests.expected import UNAUTHENTICATED
 from orgs.models import Project
@@ -25,7 +25,6 @@ CLIENT_ID = "janserver"
 CLIENT_SECRET = "keycloak-client-secret-" + "k" * 24
 REDIRECT_URL = "https://app.example.com/auth/keycloak/callback"
 SUB = "f3c1a2b4-0000-4000-8000-000000000001"
-REFRESH = "jan_refresh_token"
 STATE = "jan_oauth_state"
 INVALID_STATE = {
     "error": {
@@ -100,11 +99,6 @@ def login(client, fake, **claims):
     return callback(client, code=code, state=state)
 
 
-def me(client, response):
-    access = response.json()["access_token"]
-    return client.get("/v1/auth/me", HTTP_AUTHORIZATION=f"Bearer {access}").json()
-
-
 def test_login_url_points_at_the_discovered_endpoint_with_pkce(client, fake):
     response = start(client)
     url = response.json()["url"]
@@ -125,13 +119,7 @@ def test_login_url_points_at_the_discovered_endpoint_with_pkce(client, fake):
 
 def test_first_login_registers_a_user_linked_by_sub(client, fake):
     response = login(client, fake)
-    assert response.status_code == 200
-    assert response.json() == {
-        "object": "access.token",
-        "access_token": ANY,
-        "expires_in": 900,
-    }
-    assert response.cookies[REFRESH]["samesite"] == "Strict"
+    assert_signed_in(response)
     assert response.cookies[STATE].value == ""
     user = User.objects.get()
     assert (user.email, user.name, user.is_guest) == (

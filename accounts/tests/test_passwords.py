@@ -3,7 +3,6 @@ email verification, login, password reset and their throttles; mails read from D
 locmem backend."""
 
 import re
-from unittest.mock import ANY
 from urllib.parse import unquote
 
 import pytest
@@ -20,6 +19,7 @@ from accounts.passwords import (
     SignupClosed,
 )
 from accounts.tests.factories import UserFactory
+from accounts.tests.signed_in import REFRESH, assert_signed_in, me
 from janserver import auth_cache
 from orgs.models import Invite, InviteStatus, OrganizationMember, Project
 from orgs.services import invite_create
@@ -27,7 +27,6 @@ from orgs.services import invite_create
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "a-long enough passphrase 42"
-REFRESH = "jan_refresh_token"
 VERIFY_URL = "https://app.example.com/verify-email"
 RESET_URL = "https://app.example.com/reset-password"
 
@@ -63,11 +62,6 @@ def key_from(message, url):
 def verify(client, index=-1):
     key = key_from(mail.outbox[index], VERIFY_URL)
     return post(client, "verify-email", {"key": key})
-
-
-def me(client, response):
-    access = response.json()["access_token"]
-    return client.get("/v1/auth/me", HTTP_AUTHORIZATION=f"Bearer {access}").json()
 
 
 def error(message, param, code, type_="invalid_request_error"):
@@ -107,13 +101,7 @@ def test_signup_verify_then_login(client):
     assert verified.status_code == 200
     assert verified.json() == {"object": "email.verified", "email": "ada@example.com"}
     response = login(client, email="ADA@example.com")
-    assert response.status_code == 200
-    assert response.json() == {
-        "object": "access.token",
-        "access_token": ANY,
-        "expires_in": 900,
-    }
-    assert response.cookies[REFRESH]["samesite"] == "Strict"
+    assert_signed_in(response)
     assert me(client, response)["id"] == user.public_id
     assert client.get("/v1/auth/refresh-token").status_code == 200
 
