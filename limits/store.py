@@ -224,6 +224,16 @@ def _hash_tag(key: str) -> str:
     return key
 
 
+def script_calls(keys_of_calls: list[list[str]]) -> list[list[int]]:
+    """Which calls of a batch (given by their keys) go in one script call: those whose
+    keys sit in one Redis Cluster slot, by the hash tag of their first key (all of a
+    call's keys share their organization's). In the order made, within each."""
+    groups: dict[str, list[int]] = {}
+    for index, keys in enumerate(keys_of_calls):
+        groups.setdefault(_hash_tag(keys[0]) if keys else "", []).append(index)
+    return list(groups.values())
+
+
 # How long a settlement may wait for an admission to ride with (under load one comes
 # within milliseconds; a lone settlement goes after this).
 SETTLE_DELAY_SECONDS = 0.02
@@ -325,12 +335,9 @@ class _Batches:
         if SCRIPT not in self.shas:
             await connection.send_command("SCRIPT", "LOAD", SCRIPT)
             self.shas[SCRIPT] = await connection.read_response()
-        groups: dict[str, list[int]] = {}
-        for index, (_op, call_keys, *_rest) in enumerate(batch):
-            tag = _hash_tag(call_keys[0]) if call_keys else ""
-            groups.setdefault(tag, []).append(index)
+        groups = script_calls([call_keys for _op, call_keys, *_rest in batch])
         commands = []
-        for members in groups.values():
+        for members in groups:
             keys: list[str] = []
             args: list[Any] = []
             for index in members:
@@ -344,7 +351,7 @@ class _Batches:
         # arm and cancel a timer per answer (decision record 0009).
         try:
             async with asyncio.timeout(READ_TIMEOUT_SECONDS):
-                for members in groups.values():
+                for members in groups:
                     try:
                         answers = await connection.read_response(timeout=math.inf)
                     except ResponseError as error:  # this group's; the others stand

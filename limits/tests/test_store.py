@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from limits.rules import DAY_MS, MINUTE_MS, Kind, Meter
-from limits.store import LocalStore, RedisStore, Refused, Settlement
+from limits.store import LocalStore, RedisStore, Refused, Settlement, script_calls
 
 REDIS_URL = "redis://127.0.0.1:6379/1"
 T0 = 1_800_000_000_000
@@ -235,3 +235,13 @@ def test_slot_ids_differ_in_a_forked_worker():
     child, parent = out
     assert child != parent
     assert child[:12] != parent[:12]  # not the same prefix with another count
+
+
+def test_a_batch_goes_as_one_script_call_per_organization():
+    """Redis Cluster runs a script only on keys of one slot: an organization's keys
+    share its hash tag (limits.rules), so each organization's calls go together."""
+    first = ["rl:{o1}:project:1::rpm", "rl:{o1}:api_key:4::rpm"]
+    second = ["rl:{o2}:project:2::rpm"]
+    untagged = ["rl:{}:x", "rl:{}:y"]  # an empty tag: the whole key places it
+    batch = [first, second, first, untagged[:1], second, untagged[1:]]
+    assert script_calls(batch) == [[0, 2], [1, 4], [3], [5]]
