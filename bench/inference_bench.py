@@ -16,7 +16,8 @@ bypasses of Django's defaults switched off (JANSERVER_BYPASSES_OFF, docs/decisio
 `--limited` also starts a gateway of this checkout whose key and project have rate
 limits (every kind, too high to be hit: the cost of checking them), and gives every
 gateway the Redis at REDIS_URL (default redis://127.0.0.1:6379/0), so that both
-sides differ only in the limits.
+sides differ only in the limits; with `--baseline`, the other checkout is measured
+limited too (`baseline-limited`, against `baseline`).
 """
 
 import argparse
@@ -194,12 +195,16 @@ def versus(name: str, rounds: list[list[Run]]) -> None:
     """Each other variant against this checkout's gateway, round by round (the same
     conditions): the median ratio of throughputs and of CPU per request."""
     for index, tag in enumerate(TAGS[1:], start=2):
-        rate = statistics.median(r[index].rate / r[1].rate for r in rounds)
+        # A limited gateway against the same checkout without limits.
+        of = tag.removesuffix("-limited") if tag != "limited" else "gateway"
+        of = of if tag.endswith("limited") else "gateway"
+        ref = TAGS.index(of) + 1 if of in TAGS else 1
+        rate = statistics.median(r[index].rate / r[ref].rate for r in rounds)
         cpu = statistics.median(
-            r[index].server_cpu_us / max(r[1].server_cpu_us, 1e-9) for r in rounds
+            r[index].server_cpu_us / max(r[ref].server_cpu_us, 1e-9) for r in rounds
         )
-        print(f"{name}: {tag} vs gateway: throughput {rate:.1%}, CPU per request {cpu:.1%} "
-              "(medians of per-round ratios)")  # fmt: skip
+        print(f"{name}: {tag} vs {TAGS[ref - 1]}: throughput {rate:.1%}, "
+              f"CPU per request {cpu:.1%} (medians of per-round ratios)")  # fmt: skip
 
 
 # What a round measures: (url, headers, pid) of the direct upstream (pid None), then of
@@ -208,13 +213,30 @@ Targets = list[tuple[str, dict, int | None]]
 TAGS: list[str] = ["gateway"]
 
 
+# A pause between two sides of a round: the one measured before has finished its
+# background work (usage rows flushed) before the next one's load starts.
+SETTLE_SECONDS = 0.5
+
+
 async def compare(
-    targets: Targets, data: bytes, concurrency: int, seconds: float, spread: float = 0.0
+    targets: Targets,
+    data: bytes,
+    concurrency: int,
+    seconds: float,
+    spread: float = 0.0,
+    turn: int = 0,
 ) -> list[Run]:
-    return [
-        await load(url, data, headers, concurrency, seconds, pid, spread)
-        for url, headers, pid in targets
-    ]
+    """One round: the direct upstream, then each gateway, starting with the `turn`-th
+    (each round starts with the next, so that no side is always measured after the
+    same one); the runs in the order of `targets`."""
+    runs: list[Run | None] = [None] * len(targets)
+    gateways = list(range(1, len(targets)))
+    shift = turn % max(len(gateways), 1)
+    for index in [0, *gateways[shift:], *gateways[:shift]]:
+        url, headers, pid = targets[index]
+        await asyncio.sleep(SETTLE_SECONDS)
+        runs[index] = await load(url, data, headers, concurrency, seconds, pid, spread)
+    return [run for run in runs if run is not None]
 
 
 WARM_UP_SECONDS = 3.0
@@ -231,8 +253,8 @@ async def measured(
     pools filled, caches and code paths warm), as a server in service would be."""
     await compare(targets, data, concurrency, WARM_UP_SECONDS, spread)
     return [
-        await compare(targets, data, concurrency, args.seconds, spread)
-        for _ in range(args.rounds)
+        await compare(targets, data, concurrency, args.seconds, spread, turn)
+        for turn in range(args.rounds)
     ]
 
 
@@ -351,6 +373,9 @@ def main() -> None:
                 for tag, root, env in variants
             ]
             variants.append(("limited", ROOT, {"REDIS_URL": redis_url}))
+            if args.baseline is not None:
+                limited_base = ("baseline-limited", args.baseline.resolve())
+                variants.append((*limited_base, {"REDIS_URL": redis_url}))
         TAGS[:] = [tag for tag, _root, _env in variants]
         pid = 0
         for _tag, root, extra in variants:
@@ -363,7 +388,7 @@ def main() -> None:
                 "Authorization": f"Bearer {project_key(env)}",
                 "Content-Type": "application/json",
             }
-            if _tag == "limited":
+            if _tag.endswith("limited"):
                 limit_everything(env)
             targets.append((f"{gateway_url}/v1/chat/completions", headers, pid_of))
         if args.scenario == "memory":

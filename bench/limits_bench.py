@@ -13,9 +13,11 @@ process (what a gateway worker pays), 64 admissions at a time.
 - `batched-py`: the same with redis-py's own command packing, in Python
   (JANSERVER_BYPASSES_OFF=hiredis_pack).
 
-Each admission takes six meters (a key's and a project's requests, tokens and day
-limits), as a request with limits on both scopes does. Keys live under
-`janserver:rl:bench:` in the given Redis database and expire within a minute.
+Each admission takes the seven meters of the gateway benchmark's limited key (a key's
+requests, tokens, day and concurrency limits, its project's requests, tokens and day
+limits for the model), as `inference_bench --limited` does; `batched` settles each
+with the tokens it used. The keys live in the given Redis database (under
+RATE_LIMIT_KEY_PREFIX, organization 1) and expire within a day.
 """
 
 import argparse
@@ -30,32 +32,39 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "janserver.settings_test")
 
 
 def _meters():
-    from limits.rules import DAY_MS, MINUTE_MS, Kind, Meter
+    """The meters of the gateway benchmark's limited key (`inference_bench --limited`):
+    the key's requests, tokens, day and concurrency limits for every model, and its
+    project's requests, tokens and day limits for one model."""
+    from types import SimpleNamespace
 
-    kinds = [
-        (Kind.REQUESTS, MINUTE_MS),
-        (Kind.TOKENS, MINUTE_MS),
-        (Kind.REQUESTS, DAY_MS),
-    ]
+    from limits.rules import row_meters
+
+    huge = 10**12
+    key = SimpleNamespace(
+        organization_id=1,
+        model="",
+        max_requests_per_1_minute=huge,
+        max_tokens_per_1_minute=huge,
+        max_requests_per_1_day=huge,
+        max_concurrent_requests=100_000,
+    )
+    project = SimpleNamespace(
+        **{**vars(key), "model": "jan-v1-4b", "max_concurrent_requests": None}
+    )
     return [
-        Meter(
-            f"janserver:rl:bench:{{o1}}:{scope}:{i}",
-            kind,
-            10**12,
-            window,
-            scope,
-            "x",
-            "",
-            kind,
-        )
-        for scope in ("api_key", "project")
-        for i, (kind, window) in enumerate(kinds)
+        *row_meters(key, "api_key", 1, "key_x"),
+        *row_meters(project, "project", 1, "proj_x"),
     ]
+
+
+# A request's token reservation (its prompt and max_tokens) and what it used.
+RESERVED, USED = 1000, 80
 
 
 async def measure(way: str, admissions: int, redis_url: str) -> float:
     import redis.asyncio
 
+    from limits.rules import Kind
     from limits.store import ADMISSION, SCRIPT, RedisStore, Settlement, _spec
 
     meters = _meters()
@@ -70,7 +79,8 @@ async def measure(way: str, admissions: int, redis_url: str) -> float:
 
     async def admit(i: int) -> None:
         now = int(time.time() * 1000)
-        spec = _spec(meters, [1] * len(meters))
+        costs = [RESERVED if m.kind == Kind.TOKENS else 1 for m in meters]
+        spec = _spec(meters, costs)
         # One admission alone in the store's script call.
         args: list[int | str] = [ADMISSION, len(keys), now, f"s{i}", 60_000, spec, 0]
         if way == "script":
@@ -78,8 +88,8 @@ async def measure(way: str, admissions: int, redis_url: str) -> float:
         elif way == "evalsha":
             await client.evalsha(sha, len(keys), *keys, *args)
         else:
-            await store.acquire(meters, [1] * len(meters), f"s{i}", now)
-            store.settle(Settlement(tuple(meters), f"s{i}", 0), now)
+            await store.acquire(meters, costs, f"s{i}", now)
+            store.settle(Settlement(tuple(meters), f"s{i}", USED - RESERVED), now)
 
     await admit(-1)
     start = time.process_time()

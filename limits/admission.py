@@ -51,21 +51,26 @@ def duration(ms: int) -> str:
     return text
 
 
-def _tightest(taken: list[Taken], kind: str) -> Taken | None:
-    of_kind = [t for t in taken if t.meter.kind == kind]
-    return min(of_kind, key=lambda t: (t.remaining, t.meter.limit), default=None)
-
-
 def rate_headers(taken: list[Taken]) -> dict[str, str]:
-    """OpenAI's x-ratelimit-* headers, for the tightest request and token limits."""
+    """OpenAI's x-ratelimit-* headers, for the tightest request and token limits (the
+    least remaining; of equals, the lowest limit)."""
+    tightest: dict[str, Taken] = {}
+    for t in taken:
+        kind = t.meter.kind
+        if kind == Kind.REQUESTS or kind == Kind.TOKENS:
+            held = tightest.get(kind)
+            if held is None or (t.remaining, t.meter.limit) < (
+                held.remaining,
+                held.meter.limit,
+            ):
+                tightest[kind] = t
     headers: dict[str, str] = {}
     for kind in (Kind.REQUESTS, Kind.TOKENS):
-        tight = _tightest(taken, kind)
-        if tight is None:
-            continue
-        headers[f"x-ratelimit-limit-{kind}"] = str(tight.meter.limit)
-        headers[f"x-ratelimit-remaining-{kind}"] = str(max(tight.remaining, 0))
-        headers[f"x-ratelimit-reset-{kind}"] = duration(tight.reset_ms)
+        tight = tightest.get(kind)
+        if tight is not None:
+            headers[f"x-ratelimit-limit-{kind}"] = str(tight.meter.limit)
+            headers[f"x-ratelimit-remaining-{kind}"] = str(max(tight.remaining, 0))
+            headers[f"x-ratelimit-reset-{kind}"] = duration(tight.reset_ms)
     return headers
 
 

@@ -38,13 +38,26 @@ class Kind:
 NANO_PER_USD = 10**9
 
 
-# A row's fields as meters: (field, kind, window in ms (0: concurrency), OpenAI's name).
+# A row's fields as meters: (field, kind, window in ms (0: concurrency), OpenAI's name,
+# the end of its counter's key).
 METERED_FIELDS = (
-    ("max_requests_per_1_minute", Kind.REQUESTS, MINUTE_MS, "requests per min (RPM)"),
-    ("max_tokens_per_1_minute", Kind.TOKENS, MINUTE_MS, "tokens per min (TPM)"),
-    ("max_requests_per_1_day", Kind.REQUESTS, DAY_MS, "requests per day (RPD)"),
-    ("max_concurrent_requests", Kind.CONCURRENT, 0, "concurrent requests"),
-)
+    ("max_requests_per_1_minute", Kind.REQUESTS, MINUTE_MS, "requests per min (RPM)", "rpm"),
+    ("max_tokens_per_1_minute", Kind.TOKENS, MINUTE_MS, "tokens per min (TPM)", "tpm"),
+    ("max_requests_per_1_day", Kind.REQUESTS, DAY_MS, "requests per day (RPD)", "rpd"),
+    ("max_concurrent_requests", Kind.CONCURRENT, 0, "concurrent requests", "cc"),
+)  # fmt: skip
+
+# A scope as its counters' keys name it (every request sends its meters' keys).
+SCOPE_LETTERS = {"organization": "o", "project": "p", "api_key": "k", "user": "u"}
+
+
+# How the store's script names each kind of meter (limits.store.SCRIPT).
+SCRIPT_LETTERS = {
+    Kind.REQUESTS: "r",
+    Kind.TOKENS: "r",
+    Kind.CONCURRENT: "c",
+    Kind.BUDGET: "b",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,14 @@ class Meter:
     scope_id: str  # the scope's public id, for messages
     model: str  # "" for every model
     name: str  # e.g. "requests per min (RPM)"
+    # "kind,limit,window," as the store's script reads a meter, made once (a
+    # budget's window is its ledger's spend, written per request instead).
+    head: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        letter = SCRIPT_LETTERS[self.kind]
+        head = f"{letter},{self.limit},{self.window_ms},"
+        object.__setattr__(self, "head", head)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +117,18 @@ class Rules:
     )
 
 
-def _meters(row, scope: str, scope_pk: int, scope_id: str) -> tuple[Meter, ...]:
+def row_meters(row, scope: str, scope_pk: int, scope_id: str) -> tuple[Meter, ...]:
+    """A rate-limit row's meters (its limits that are set), counted for `scope`."""
     meters = []
-    for name, kind, window_ms, label in METERED_FIELDS:
+    for name, kind, window_ms, label, code in METERED_FIELDS:
         limit = getattr(row, name)
         if limit is None:
             continue
         # One hash tag per organization: a request's keys sit in one Redis Cluster
-        # slot, as one script call needs.
+        # slot, as one script call needs. E.g. "janserver:rl:{o3}:k12:jan-v1-4b:tpm".
         key = (
             f"{settings.RATE_LIMIT_KEY_PREFIX}{_salt}{{o{row.organization_id}}}:"
-            f"{scope}:{scope_pk}:{row.model}:{name}"
+            f"{SCOPE_LETTERS[scope]}{scope_pk}:{row.model}:{code}"
         )
         meters.append(
             Meter(key, kind, limit, window_ms, scope, scope_id, row.model, label)
@@ -155,12 +177,12 @@ def load() -> Rules:
         )
     for row in RateLimit.objects.select_related(*related):
         if row.per_user:
-            meters = _meters(row, "user", row.organization_id, "")
+            meters = row_meters(row, "user", row.organization_id, "")
             rules.per_user.setdefault(row.organization_id, {})[row.model] = meters
             continue
         scope, pk, public_id = _scope_of(row)
         models = rules.by_scope.setdefault((scope, pk), {})
-        models[row.model] = _meters(row, scope, pk, public_id)
+        models[row.model] = row_meters(row, scope, pk, public_id)
     return rules
 
 

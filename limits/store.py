@@ -32,7 +32,7 @@ from limits.rules import Kind, Meter
 logger = logging.getLogger("janserver.limits")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Taken:
     """A meter after a request took it: what is left, and when it is full again."""
 
@@ -183,29 +183,49 @@ return out
 ADMISSION, SETTLEMENT = "a", "s"
 
 
-_LETTERS = {Kind.CONCURRENT: "c", Kind.BUDGET: "b"}
-
-
 def _spec(
     meters: list[Meter] | tuple[Meter, ...],
     amounts: list[int],
     spent: dict[str, int] | None = None,
 ) -> str:
-    """The meters and their amounts, as the scripts read them (a budget's window is
+    """The meters and their amounts, as the script reads them (a budget's window is
     the ledger's spend, from `spent` by key)."""
-    return ";".join(
-        f"{_LETTERS.get(m.kind, 'r')},{m.limit},"
-        f"{spent.get(m.key, 0) if spent and m.kind == Kind.BUDGET else m.window_ms},"
-        f"{amount}"
-        for m, amount in zip(meters, amounts, strict=True)
-    )
+    if spent:
+        return ";".join(
+            f"b,{m.limit},{spent.get(m.key, 0)},{amount}"
+            if m.kind == Kind.BUDGET
+            else f"{m.head}{amount}"
+            for m, amount in zip(meters, amounts, strict=True)
+        )
+    return ";".join([f"{m.head}{a}" for m, a in zip(meters, amounts, strict=True)])
 
 
 def _taken(meters: list[Meter], flat: list[int]) -> list[Taken]:
+    """An admission's answer (remaining, reset ms per meter) as each meter's Taken."""
     return [
-        Taken(meter, int(flat[2 * i]), int(flat[2 * i + 1]))
-        for i, meter in enumerate(meters)
+        Taken(meter, remaining, reset_ms)
+        for meter, remaining, reset_ms in zip(
+            meters, flat[::2], flat[1::2], strict=True
+        )
     ]
+
+
+def changes(done: Settlement) -> tuple[list[Meter], list[int]]:
+    """The meters a settlement changes, with their amounts: every concurrency slot,
+    and the token and budget meters when the real usage differs from the reservation
+    (a request meter never changes once taken)."""
+    meters, amounts = [], []
+    for meter in done.meters:
+        if meter.kind == Kind.CONCURRENT:
+            meters.append(meter)
+            amounts.append(0)
+        elif meter.kind == Kind.TOKENS and done.token_delta:
+            meters.append(meter)
+            amounts.append(done.token_delta)
+        elif meter.kind == Kind.BUDGET and done.cost_delta:
+            meters.append(meter)
+            amounts.append(done.cost_delta)
+    return meters, amounts
 
 
 # A queued call: ADMISSION or SETTLEMENT, keys, args, the answer's future, its undo.
@@ -462,11 +482,15 @@ class RedisStore:
             self.settle(refund, int(time.time() * 1000))
 
     def settle(self, done: Settlement, now_ms: int) -> None:
-        """Send a settlement with the next batch (nothing waits for it)."""
+        """Send a settlement with the next batch (nothing waits for it), if it
+        changes anything."""
+        meters, amounts = changes(done)
+        if not meters:
+            return
         future = self._batch().call(
             SETTLEMENT,
-            [m.key for m in done.meters],
-            [now_ms, done.slot, _spec(done.meters, _deltas(done))],
+            [m.key for m in meters],
+            [now_ms, done.slot, _spec(meters, amounts)],
             waited_for=False,
         )
         future.add_done_callback(_log_failure)
@@ -480,17 +504,6 @@ def _log_failure(done: asyncio.Future[Any]) -> None:
     if not done.cancelled() and done.exception() is not None:
         # The slots expire with their lease; the token charges are lost.
         logger.warning("Could not settle a rate-limit ticket: %s", done.exception())
-
-
-def _deltas(done: Settlement) -> list[int]:
-    return [
-        done.token_delta
-        if m.kind == Kind.TOKENS
-        else done.cost_delta
-        if m.kind == Kind.BUDGET
-        else 0
-        for m in done.meters
-    ]
 
 
 class LocalStore:
@@ -556,7 +569,7 @@ class LocalStore:
         return slots
 
     def settle(self, done: Settlement, now_ms: int) -> None:
-        for meter, delta in zip(done.meters, _deltas(done), strict=True):
+        for meter, delta in zip(*changes(done), strict=True):
             if meter.kind == Kind.CONCURRENT:
                 self._slots.get(meter.key, {}).pop(done.slot, None)
             elif meter.kind == Kind.BUDGET:

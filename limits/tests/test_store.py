@@ -6,12 +6,20 @@ Times are given explicitly (now_ms), so nothing here depends on the clock.
 import asyncio
 import os
 import secrets
+from types import SimpleNamespace
 
 import pytest
 import redis
 
-from limits.rules import DAY_MS, MINUTE_MS, Kind, Meter
-from limits.store import LocalStore, RedisStore, Refused, Settlement, script_calls
+from limits.rules import DAY_MS, MINUTE_MS, Kind, Meter, row_meters
+from limits.store import (
+    LocalStore,
+    RedisStore,
+    Refused,
+    Settlement,
+    changes,
+    script_calls,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/1"
 T0 = 1_800_000_000_000
@@ -245,3 +253,46 @@ def test_a_batch_goes_as_one_script_call_per_organization():
     untagged = ["rl:{}:x", "rl:{}:y"]  # an empty tag: the whole key places it
     batch = [first, second, first, untagged[:1], second, untagged[1:]]
     assert script_calls(batch) == [[0, 2], [1, 4], [3], [5]]
+
+
+def test_a_settlement_carries_only_the_meters_it_changes():
+    """Every request sends its settlement's keys: a request meter never changes once
+    taken, a token or budget meter only when the usage differs from the reservation."""
+    rpm, tpm, slots = (meter(Kind.REQUESTS, 9), meter(Kind.TOKENS, 9),
+                       meter(Kind.CONCURRENT, 9))  # fmt: skip
+    budget = meter(Kind.BUDGET, 9)
+    every = (rpm, tpm, slots, budget)
+    assert changes(Settlement(every, "s", -5, 7)) == ([tpm, slots, budget], [-5, 0, 7])
+    assert changes(Settlement(every, "s", 0, 0)) == ([slots], [0])
+    assert changes(Settlement((rpm, tpm), "s", 0, 0)) == ([], [])
+
+
+def test_a_settlement_that_changes_nothing_sends_nothing(store):
+    rpm, tpm = meter(Kind.REQUESTS, 1), meter(Kind.TOKENS, 100)
+    take(store, [rpm, tpm], [1, 50], T0)
+
+    async def settled() -> None:
+        store.settle(Settlement((rpm, tpm), "s", 0), T0)
+        if isinstance(store, RedisStore):
+            assert store._batch().pending == []
+        await store.drain()
+
+    asyncio.run(settled())
+    assert isinstance(take(store, [rpm], [1], T0), Refused)  # the request still counts
+    assert take(store, [tpm], [50], T0)[0].remaining == 0  # its 50 tokens too
+
+
+def test_a_counters_key_names_its_organization_scope_model_and_limit(settings):
+    row = SimpleNamespace(
+        organization_id=3,
+        model="jan-v1-4b",
+        max_requests_per_1_minute=1,
+        max_tokens_per_1_minute=None,
+        max_requests_per_1_day=None,
+        max_concurrent_requests=2,
+    )
+    keys = [m.key for m in row_meters(row, "api_key", 12, "key_x")]
+    assert all(key.startswith(settings.RATE_LIMIT_KEY_PREFIX) for key in keys)
+    assert len(keys) == 2
+    assert keys[0].endswith(":{o3}:k12:jan-v1-4b:rpm")
+    assert keys[1].endswith(":{o3}:k12:jan-v1-4b:cc")
