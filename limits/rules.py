@@ -72,13 +72,13 @@ class Meter:
     scope_id: str  # the scope's public id, for messages
     model: str  # "" for every model
     name: str  # e.g. "requests per min (RPM)"
-    # "kind,limit,window," as the store's script reads a meter, made once (a
+    # '"kind",limit,window,' as the store's script reads a meter, made once (a
     # budget's window is its ledger's spend, written per request instead).
     head: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         letter = SCRIPT_LETTERS[self.kind]
-        head = f"{letter},{self.limit},{self.window_ms},"
+        head = f'"{letter}",{self.limit},{self.window_ms},'
         object.__setattr__(self, "head", head)
 
 

@@ -70,40 +70,59 @@ BUDGET_TTL_MS = 40 * 86_400_000
 # their keys share its Redis Cluster hash tag), run in the order they were made.
 # KEYS: every call's keys, in order. ARGV: for each call its letter ("a" an admission,
 # "s" a settlement), its number of keys, then its arguments: for an admission now (ms),
-# the slot's id, its lease (ms), every meter's "kind,limit,window,cost" joined by ";"
-# (kind: r a rate, c concurrency, b a budget whose window is the ledger's spend) and a
+# the slot's id, its lease (ms), its meters as one JSON list of "kind", limit, window,
+# cost, four items a meter (kind: r a rate, c concurrency, b a budget whose window is
+# the ledger's spend; cjson decodes it in C, many times faster than Lua patterns) and a
 # budget counter's time to live (ms); for a settlement now (ms), the slot's id and the
 # meters as for an admission, each with the tokens' difference (used - reserved) as its
 # amount. Returns each call's answer: an admission's {1, remaining, reset ms, ...} per
 # meter or {0, meter index, used, retry after ms (-1: a slot, -2: a budget)}; 1 for a
 # settlement.
 SCRIPT = """
+-- A call's meters, decoded: a flat list, four items a meter (kind, limit, window,
+-- amount); meter i's are at 4i - 3 .. 4i.
 local function meters_of(spec)
-  local meters = {}
-  for kind, limit, window, amount in string.gmatch(spec, "(%a),(%d+),(%d+),(-?%d+)") do
-    meters[#meters + 1] = {kind, tonumber(limit), tonumber(window), tonumber(amount)}
+  return cjson.decode(spec)
+end
+
+-- The values of the meters that are counters (rates and budgets; not concurrency),
+-- read in one MGET: by meter index, false where Redis holds none.
+local function counters(k, meters)
+  local keys, at = {}, {}
+  for i = 1, #meters / 4 do
+    if meters[4 * i - 3] ~= 'c' then
+      keys[#keys + 1] = KEYS[k + i]
+      at[#keys] = i
+    end
   end
-  return meters
+  local values = {}
+  if #keys > 0 then
+    local read = redis.call('MGET', unpack(keys))
+    for j = 1, #keys do values[at[j]] = read[j] end
+  end
+  return values
 end
 
 local function acquire(k, now, slot, lease, spec, budget_ttl)
   local meters = meters_of(spec)
+  local values = counters(k, meters)
   local tats = {}
-  for i = 1, #meters do
-    local kind, limit, window, cost = unpack(meters[i])
+  for i = 1, #meters / 4 do
+    local kind, limit, window, cost = unpack(meters, 4 * i - 3, 4 * i)
     local key = KEYS[k + i]
     if kind == 'c' then
       redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
       local used = redis.call('ZCARD', key)
       if used + 1 > limit then return {0, i, used, -1} end
+      tats[i] = used
     elseif kind == 'b' then
       -- "window" carries the ledger's spend, for a counter Redis does not hold.
-      local spent = tonumber(redis.call('GET', key) or window)
+      local spent = tonumber(values[i] or window)
       if spent + cost > limit then return {0, i, spent, -2} end
       tats[i] = spent + cost
     else
       local interval = window / limit
-      local tat = tonumber(redis.call('GET', key) or '0')
+      local tat = tonumber(values[i] or '0')
       if tat < now then tat = now end
       local new_tat = math.ceil(tat + cost * interval)
       if new_tat - now > window then
@@ -113,13 +132,14 @@ local function acquire(k, now, slot, lease, spec, budget_ttl)
     end
   end
   local out = {1}
-  for i = 1, #meters do
-    local kind, limit, window = unpack(meters[i])
+  for i = 1, #meters / 4 do
+    local kind, limit, window = unpack(meters, 4 * i - 3, 4 * i - 1)
     local key = KEYS[k + i]
     if kind == 'c' then
+      -- A slot's id is new: the set holds one more than it did.
       redis.call('ZADD', key, now + lease, slot)
       redis.call('PEXPIRE', key, lease)
-      out[#out + 1] = limit - redis.call('ZCARD', key)
+      out[#out + 1] = limit - tats[i] - 1
       out[#out + 1] = 0
     elseif kind == 'b' then
       redis.call('SET', key, string.format('%.0f', tats[i]), 'PX', budget_ttl)
@@ -137,20 +157,21 @@ end
 
 local function settle(k, now, slot, spec)
   local meters = meters_of(spec)
-  for i = 1, #meters do
-    local kind, limit, window, delta = unpack(meters[i])
+  local values = counters(k, meters)
+  for i = 1, #meters / 4 do
+    local kind, limit, window, delta = unpack(meters, 4 * i - 3, 4 * i)
     local key = KEYS[k + i]
     if kind == 'c' then
       redis.call('ZREM', key, slot)
     elseif kind == 'b' then
-      local spent = redis.call('GET', key)
+      local spent = values[i]
       if spent and delta ~= 0 then
         local ttl = redis.call('PTTL', key)
         local value = string.format('%.0f', math.max(tonumber(spent) + delta, 0))
         redis.call('SET', key, value, 'PX', math.max(ttl, 1000))
       end
     elseif delta ~= 0 then
-      local tat = tonumber(redis.call('GET', key) or '0')
+      local tat = tonumber(values[i] or '0')
       if tat < now then tat = now end
       local new_tat = math.ceil(tat + delta * window / limit)
       if new_tat > now then
@@ -188,16 +209,18 @@ def _spec(
     amounts: list[int],
     spent: dict[str, int] | None = None,
 ) -> str:
-    """The meters and their amounts, as the script reads them (a budget's window is
-    the ledger's spend, from `spent` by key)."""
+    """The meters and their amounts, as the script reads them: one JSON list, four
+    items a meter (a budget's window is the ledger's spend, from `spent` by key)."""
     if spent:
-        return ";".join(
-            f"b,{m.limit},{spent.get(m.key, 0)},{amount}"
+        parts = [
+            f'"b",{m.limit},{spent.get(m.key, 0)},{amount}'
             if m.kind == Kind.BUDGET
             else f"{m.head}{amount}"
             for m, amount in zip(meters, amounts, strict=True)
-        )
-    return ";".join([f"{m.head}{a}" for m, a in zip(meters, amounts, strict=True)])
+        ]
+    else:
+        parts = [f"{m.head}{a}" for m, a in zip(meters, amounts, strict=True)]
+    return f"[{','.join(parts)}]"
 
 
 def _taken(meters: list[Meter], flat: list[int]) -> list[Taken]:
