@@ -6,7 +6,7 @@ ever moves forward: queued -> in_progress -> one final status, and a final statu
 never replaced (a cancel that won the race keeps `cancelled`).
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -51,6 +51,8 @@ def response_create(
         project_id = project_personal_ensure(user=caller.user).pk
     return Response.objects.create(
         public_id=record.public_id,
+        # The second the live answer gave, so that a retrieve answers the same.
+        created_at=_moment(record.created_at),
         owner=caller.user,
         project_id=project_id,
         api_key_id=api_key_id,
@@ -65,6 +67,12 @@ def response_create(
         parameters=record.parameters,
         metadata=record.metadata,
     )
+
+
+def _moment(seconds: int | None) -> datetime | None:
+    """A Record's Unix time (a whole second, as OpenAI gives it) as the row stores it:
+    the row's own clock reading could fall in the next second."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
 @transaction.atomic
@@ -127,7 +135,7 @@ def _write_outcome(row: Response, record: Record, output: list) -> None:
     row.usage = record.usage
     row.error = record.error
     row.incomplete_details = record.incomplete_details
-    row.completed_at = row.completed_at or now
+    row.completed_at = row.completed_at or _moment(record.completed_at) or now
     row.save(
         update_fields=[
             "status",

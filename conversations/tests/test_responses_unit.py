@@ -5,15 +5,17 @@ import json
 
 import pytest
 from django.test import RequestFactory
+from django.utils import timezone
 
-from conversations.models import Response
-from conversations.responses import create
+from conversations.models import Response, ResponseStatus
+from conversations.responses import create, services
 from conversations.responses.buffer import MemoryBuffer
 from conversations.responses.events import OutputBuilder, Sequencer, sse
 from conversations.responses.messages import chat_messages
-from conversations.responses.objects import usage_object
+from conversations.responses.objects import Record, record_from_row, usage_object
 from conversations.responses.requests import request_parse
 from conversations.responses.tooling import ServerTool
+from conversations.selectors import Caller
 from inference import pipeline, upstream
 from inference.assembly import Delta, ToolCallDelta
 from inference.testing.fixtures import MODEL
@@ -386,3 +388,22 @@ def test_server_tool_choices_are_echoed_and_mapped_once_resolved(choice, echoed)
     assert request.parameters["tool_choice"] == echoed
     assert request.parameters["max_tool_calls"] == 3
     assert "tool_choice" not in request.chat
+
+
+def test_a_stored_response_keeps_the_seconds_its_live_answer_gave(project, user):
+    """The row's own clock reading can fall in the next second; a retrieve must answer
+    the created_at and completed_at the client was given."""
+    created = int(timezone.now().timestamp()) - 5
+    record = Record(
+        public_id="resp_" + "a" * 42,
+        created_at=created,
+        model=MODEL,
+        status=ResponseStatus.IN_PROGRESS,
+    )
+    caller = Caller(user=user, via_key=True, project_id=project.pk)
+    services.response_create(caller=caller, record=record, api_key_id=None)
+    record.status, record.completed_at = ResponseStatus.COMPLETED, created + 2
+    services.response_finish(record=record)
+    row = Response.objects.get(public_id=record.public_id)
+    stored = record_from_row(row)
+    assert (stored.created_at, stored.completed_at) == (created, created + 2)
