@@ -69,10 +69,10 @@ def response_create(
     )
 
 
-def _moment(seconds: int | None) -> datetime | None:
+def _moment(seconds: int) -> datetime:
     """A Record's Unix time (a whole second, as OpenAI gives it) as the row stores it:
     the row's own clock reading could fall in the next second."""
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 @transaction.atomic
@@ -135,7 +135,9 @@ def _write_outcome(row: Response, record: Record, output: list) -> None:
     row.usage = record.usage
     row.error = record.error
     row.incomplete_details = record.incomplete_details
-    row.completed_at = row.completed_at or _moment(record.completed_at) or now
+    if row.completed_at is None:
+        ended = record.completed_at
+        row.completed_at = now if ended is None else _moment(ended)
     row.save(
         update_fields=[
             "status",
