@@ -196,9 +196,8 @@ def versus(name: str, rounds: list[list[Run]]) -> None:
     conditions): the median ratio of throughputs and of CPU per request."""
     for index, tag in enumerate(TAGS[1:], start=2):
         # A limited gateway against the same checkout without limits.
-        of = tag.removesuffix("-limited") if tag != "limited" else "gateway"
-        of = of if tag.endswith("limited") else "gateway"
-        ref = TAGS.index(of) + 1 if of in TAGS else 1
+        of = tag.removesuffix("-limited") if tag.endswith("-limited") else "gateway"
+        ref = TAGS.index(of) + 1
         rate = statistics.median(r[index].rate / r[ref].rate for r in rounds)
         cpu = statistics.median(
             r[index].server_cpu_us / max(r[ref].server_cpu_us, 1e-9) for r in rounds
@@ -374,8 +373,8 @@ def main() -> None:
             ]
             variants.append(("limited", ROOT, {"REDIS_URL": redis_url}))
             if args.baseline is not None:
-                limited_base = ("baseline-limited", args.baseline.resolve())
-                variants.append((*limited_base, {"REDIS_URL": redis_url}))
+                base = args.baseline.resolve()
+                variants.append(("baseline-limited", base, {"REDIS_URL": redis_url}))
         TAGS[:] = [tag for tag, _root, _env in variants]
         pid = 0
         for _tag, root, extra in variants:

@@ -5,19 +5,19 @@ pays), 64 admissions at a time.
     .venv/bin/python -m bench.limits_bench [--rounds 5] [--admissions 3200]
                                            [--redis redis://127.0.0.1:6379/15]
 
-- `script`: redis-py's Script object, one call per admission (its EVALSHA with the
-  NOSCRIPT fallback);
-- `evalsha`: one plain EVALSHA per admission;
+- `script`: redis-py's Script object, one call per admission and one per its
+  settlement (its EVALSHA with the NOSCRIPT fallback);
+- `evalsha`: the same with plain EVALSHA calls;
 - `batched`: limits.store.RedisStore: the calls of one turn of the event loop in one
-  pipeline, commands packed by hiredis (what the gateway does), plus the settlement of
-  each admission;
+  round trip, commands packed by hiredis (what the gateway does), admissions and
+  settlements together;
 - `batched-py`: the same with redis-py's own command packing, in Python
   (JANSERVER_BYPASSES_OFF=hiredis_pack).
 
 Each admission takes the seven meters of the gateway benchmark's limited key (a key's
 requests, tokens, day and concurrency limits, its project's requests, tokens and day
-limits for the model), as `inference_bench --limited` does; `batched` settles each
-with the tokens it used. The keys live in the given Redis database (under
+limits for the model), as `inference_bench --limited` does, and is settled with the
+tokens it used (which also frees its concurrency slot). The keys live in the given Redis database (under
 RATE_LIMIT_KEY_PREFIX, organization 1) and expire within a day.
 """
 
@@ -74,7 +74,15 @@ async def measure(way: str, admissions: int, redis_url: str) -> tuple[float, flo
     import redis.asyncio
 
     from limits.rules import Kind
-    from limits.store import ADMISSION, SCRIPT, RedisStore, Settlement, _spec
+    from limits.store import (
+        ADMISSION,
+        SCRIPT,
+        SETTLEMENT,
+        RedisStore,
+        Settlement,
+        _spec,
+        changes,
+    )
 
     meters = _meters()
     keys = [m.key for m in meters]
@@ -90,15 +98,22 @@ async def measure(way: str, admissions: int, redis_url: str) -> tuple[float, flo
         now = int(time.time() * 1000)
         costs = [RESERVED if m.kind == Kind.TOKENS else 1 for m in meters]
         spec = _spec(meters, costs)
-        # One admission alone in the store's script call.
+        done = Settlement(tuple(meters), f"s{i}", USED - RESERVED)
+        if way == "batched" or way == "batched-py":
+            await store.acquire(meters, costs, f"s{i}", now)
+            store.settle(done, now)
+            return
+        # An admission, then its settlement, each alone in a call of the script.
         args: list[int | str] = [ADMISSION, len(keys), now, f"s{i}", 60_000, spec, 0]
+        changed, amounts = changes(done)
+        back = [m.key for m in changed]
+        settle = [SETTLEMENT, len(back), now, done.slot, _spec(changed, amounts)]
         if way == "script":
             await script(keys=keys, args=args)
-        elif way == "evalsha":
-            await client.evalsha(sha, len(keys), *keys, *args)
+            await script(keys=back, args=settle)
         else:
-            await store.acquire(meters, costs, f"s{i}", now)
-            store.settle(Settlement(tuple(meters), f"s{i}", USED - RESERVED), now)
+            await client.evalsha(sha, len(keys), *keys, *args)
+            await client.evalsha(sha, len(back), *back, *settle)
 
     await admit(-1)
     await store.drain()
