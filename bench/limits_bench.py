@@ -107,7 +107,8 @@ async def measure(way: str, admissions: int, redis_url: str) -> tuple[float, flo
         args: list[int | str] = [ADMISSION, len(keys), now, f"s{i}", 60_000, spec, 0]
         changed, amounts = changes(done)
         back = [m.key for m in changed]
-        settle = [SETTLEMENT, len(back), now, done.slot, _spec(changed, amounts)]
+        settle: list[int | str] = [SETTLEMENT, len(back), now, done.slot]
+        settle.append(_spec(changed, amounts))
         if way == "script":
             await script(keys=keys, args=args)
             await script(keys=back, args=settle)
