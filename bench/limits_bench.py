@@ -73,19 +73,19 @@ async def measure(way: str, admissions: int, redis_url: str) -> tuple[float, flo
     Redis server must not be running other scripts meanwhile)."""
     import redis.asyncio
 
-    from limits.rules import Kind
     from limits.store import (
         ADMISSION,
         SCRIPT,
         SETTLEMENT,
+        MeterSet,
         RedisStore,
         Settlement,
         _spec,
         changes,
     )
 
-    meters = _meters()
-    keys = [m.key for m in meters]
+    meters = MeterSet(_meters())
+    keys = list(meters.keys)
     client = redis.asyncio.Redis.from_url(redis_url)
     script = client.register_script(SCRIPT)
     sha = await client.script_load(SCRIPT)
@@ -96,11 +96,10 @@ async def measure(way: str, admissions: int, redis_url: str) -> tuple[float, flo
 
     async def admit(i: int) -> None:
         now = int(time.time() * 1000)
-        costs = [RESERVED if m.kind == Kind.TOKENS else 1 for m in meters]
-        spec = _spec(meters, costs)
-        done = Settlement(tuple(meters), f"s{i}", USED - RESERVED)
+        spec = meters.admission(RESERVED)
+        done = Settlement(meters, f"s{i}", USED - RESERVED)
         if way == "batched" or way == "batched-py":
-            await store.acquire(meters, costs, f"s{i}", now)
+            await store.acquire(meters, f"s{i}", now, RESERVED)
             store.settle(done, now)
             return
         # An admission, then its settlement, each alone in a call of the script.

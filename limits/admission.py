@@ -22,10 +22,10 @@ from django.conf import settings
 from redis import exceptions as redis_exceptions
 
 from janserver.errors import RateLimited, ServiceUnavailable
-from janserver.principal import Principal
+from janserver.principal import Principal, PrincipalKind
 from limits import budgets, rules
 from limits.rules import Kind, Meter
-from limits.store import LocalStore, RedisStore, Refused, Settlement, Taken
+from limits.store import Admitted, LocalStore, MeterSet, RedisStore, Refused, Settlement
 
 logger = logging.getLogger("janserver.limits")
 
@@ -51,26 +51,34 @@ def duration(ms: int) -> str:
     return text
 
 
-def rate_headers(taken: list[Taken]) -> dict[str, str]:
+_REQUEST_HEADERS = tuple(
+    f"x-ratelimit-{part}-requests" for part in ("limit", "remaining", "reset")
+)
+_TOKEN_HEADERS = tuple(
+    f"x-ratelimit-{part}-tokens" for part in ("limit", "remaining", "reset")
+)
+
+
+def rate_headers(admitted: Admitted) -> dict[str, str]:
     """OpenAI's x-ratelimit-* headers, for the tightest request and token limits (the
     least remaining; of equals, the lowest limit)."""
-    tightest: dict[str, Taken] = {}
-    for t in taken:
-        kind = t.meter.kind
-        if kind == Kind.REQUESTS or kind == Kind.TOKENS:
-            held = tightest.get(kind)
-            if held is None or (t.remaining, t.meter.limit) < (
-                held.remaining,
-                held.meter.limit,
-            ):
-                tightest[kind] = t
+    meters, answer = admitted.meters.meters, admitted.answer
     headers: dict[str, str] = {}
-    for kind in (Kind.REQUESTS, Kind.TOKENS):
-        tight = tightest.get(kind)
-        if tight is not None:
-            headers[f"x-ratelimit-limit-{kind}"] = str(tight.meter.limit)
-            headers[f"x-ratelimit-remaining-{kind}"] = str(max(tight.remaining, 0))
-            headers[f"x-ratelimit-reset-{kind}"] = duration(tight.reset_ms)
+    for names, at in (
+        (_REQUEST_HEADERS, admitted.meters.requests_at),
+        (_TOKEN_HEADERS, admitted.meters.tokens_at),
+    ):
+        tight = -1
+        for i in at:
+            if tight < 0 or (answer[2 * i], meters[i].limit) < (
+                answer[2 * tight],
+                meters[tight].limit,
+            ):
+                tight = i
+        if tight >= 0:
+            headers[names[0]] = str(meters[tight].limit)
+            headers[names[1]] = str(max(answer[2 * tight], 0))
+            headers[names[2]] = duration(answer[2 * tight + 1])
     return headers
 
 
@@ -78,16 +86,16 @@ def rate_headers(taken: list[Taken]) -> dict[str, str]:
 class Ticket:
     """What an admitted request holds until its usage is recorded."""
 
-    meters: tuple[Meter, ...]
+    meters: MeterSet
     slot: str
     reserved_tokens: int
-    taken: list[Taken]
+    admitted: Admitted
     pricing: budgets.Pricing | None = None
     settled: bool = field(default=False)
 
     @property
     def headers(self) -> dict[str, str]:
-        return rate_headers(self.taken)
+        return rate_headers(self.admitted)
 
     def settle(self, prompt_tokens: int, completion_tokens: int) -> None:
         """Give back the slot and charge or refund the tokens and cost (once)."""
@@ -143,6 +151,51 @@ def _never(meter: Meter, model: str, cost: int) -> RateLimited | None:
     return error
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What admitting a caller's requests to one model takes, worked out once for as
+    long as the rules stand (kept with them): the rate meters, whether a request can
+    be refused without asking the store (a limit of 0; `token_ceiling`, the lowest
+    token limit, below a request's estimate), and the budgets and price that apply."""
+
+    meters: MeterSet
+    blocked: bool  # some meter's limit is 0
+    token_ceiling: int | None
+    budgets: tuple[rules.BudgetRule, ...]
+    price: tuple[float, float] | None
+
+
+# Plans kept with one Rules (callers times models); past it they are worked out anew.
+MAX_PLANS = 10_000
+
+
+def plan_for(current: rules.Rules, principal: Principal, model: str) -> Plan:
+    """The caller's plan for `model` under these rules (see Plan)."""
+    own = principal.kind == PrincipalKind.USER and bool(current.per_user)
+    key = (
+        principal.organization_id,
+        principal.project_id,
+        principal.api_key_id,
+        model,
+        principal.user_id if own else None,
+        principal.member_organization_ids if own else (),
+    )
+    plan = current.plans.get(key)
+    if plan is None:
+        if len(current.plans) >= MAX_PLANS:
+            current.plans.clear()
+        meters = rules.meters_for(current, principal, model)
+        ceilings = [m.limit for m in meters if m.kind == Kind.TOKENS]
+        plan = current.plans[key] = Plan(
+            MeterSet(meters),
+            any(m.limit == 0 for m in meters),
+            min(ceilings) if ceilings else None,
+            tuple(rules.budgets_for(current, principal)),
+            rules.price_for(current, principal.organization_id, model),
+        )
+    return plan
+
+
 async def admit(
     principal: Principal, model: str, *, prompt_tokens: int, completion_tokens: int
 ) -> Ticket | None:
@@ -154,31 +207,30 @@ async def admit(
     With the store unreachable: admitted without limits when RATE_LIMIT_FAIL_OPEN,
     else ServiceUnavailable (503).
     """
-    current = await rules.arules()
-    meters = rules.meters_for(current, principal, model)
-    estimated_tokens = prompt_tokens + completion_tokens
-    costs = [estimated_tokens if m.kind == Kind.TOKENS else 1 for m in meters]
-    for meter, cost in zip(meters, costs, strict=True):
-        never = _never(meter, model, cost)
-        if never is not None:
-            raise never
-    found = rules.budgets_for(current, principal)
-    price = rules.price_for(current, principal.organization_id, model)
-    pricing, month, spent = None, budgets.month_of(), {}
+    plan = plan_for(await rules.arules(), principal, model)
+    meters = plan.meters
+    tokens = prompt_tokens + completion_tokens
+    if plan.blocked or (plan.token_ceiling is not None and tokens > plan.token_ceiling):
+        for meter in meters.meters:
+            never = _never(meter, model, meters.cost_of(meter, tokens, 0))
+            if never is not None:
+                raise never
+    pricing, cost, spent, month = None, 0, None, None
     by_meter: dict[str, rules.BudgetRule] = {}
-    if found and price is not None:
-        pricing = budgets.pricing(price, prompt_tokens, completion_tokens)
-        for budget in found:
-            meter = budgets.meter(budget, month)
-            meters.append(meter)
-            costs.append(pricing.estimate)
+    if plan.budgets and plan.price is not None:
+        month = budgets.month_of()
+        pricing = budgets.pricing(plan.price, prompt_tokens, completion_tokens)
+        cost, spent = pricing.estimate, {}
+        found = [budgets.meter(budget, month) for budget in plan.budgets]
+        for budget, meter in zip(plan.budgets, found, strict=True):
             by_meter[meter.key] = budget
             spent[meter.key] = await budgets.ledger_spent(budget, month)
-    if not meters:
+        meters = MeterSet((*meters.meters, *found))
+    if not meters.meters:
         return None
     slot = new_slot()
     try:
-        result = await store().acquire(meters, costs, slot, _now_ms(), spent)
+        result = await store().acquire(meters, slot, _now_ms(), tokens, cost, spent)
     except STORE_ERRORS:
         if settings.RATE_LIMIT_FAIL_OPEN:
             logger.warning("Rate limits unchecked: Redis is unreachable (fail open)")
@@ -187,15 +239,17 @@ async def admit(
             "Rate limits cannot be checked right now. Retry shortly.", retry_after=5
         ) from None
     if isinstance(result, Refused):
-        cost = costs[meters.index(result.meter)]
+        asked = meters.cost_of(result.meter, tokens, cost)
         if result.meter.kind == Kind.BUDGET:
-            raise budgets.exhausted(by_meter[result.meter.key], result.used, cost)
-        raise _refusal(result, model, cost)
-    for taken in result:
-        if taken.meter.kind == Kind.BUDGET:
-            budget = by_meter[taken.meter.key]
-            budgets.alert_if_due(budget, month, taken.meter.limit - taken.remaining)
-    return Ticket(tuple(meters), slot, estimated_tokens, result, pricing)
+            raise budgets.exhausted(by_meter[result.meter.key], result.used, asked)
+        raise _refusal(result, model, asked)
+    if month is not None:
+        for taken in result:
+            if taken.meter.kind == Kind.BUDGET:
+                budget = by_meter[taken.meter.key]
+                used = taken.meter.limit - taken.remaining
+                budgets.alert_if_due(budget, month, used)
+    return Ticket(meters, slot, tokens, result, pricing)
 
 
 _slot_prefix = secrets.token_hex(6)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 
@@ -115,6 +116,9 @@ class Rules:
     prices: dict[tuple[int | None, str], tuple[float, float]] = field(
         default_factory=dict
     )
+    # What admitting each caller's requests to each model takes under these rules,
+    # worked out on first use (limits.admission.Plan, by caller and model).
+    plans: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
 def row_meters(row, scope: str, scope_pk: int, scope_id: str) -> tuple[Meter, ...]:

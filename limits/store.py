@@ -19,12 +19,12 @@ import logging
 import math
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from django.conf import settings
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from limits.rules import Kind, Meter
@@ -39,6 +39,103 @@ class Taken:
     meter: Meter
     remaining: int
     reset_ms: int
+
+
+class MeterSet:
+    """A request's meters as the store reads them, worked out once for every request
+    of one caller and model (limits.admission keeps them with the rules): their keys,
+    the script's text of them with the amounts left open (a request and a slot cost 1;
+    a token meter the request's tokens; a budget its cost, after the ledger's spend),
+    where the request and token meters are (for OpenAI's headers), and which meters a
+    settlement can change (slots, tokens, budgets)."""
+
+    __slots__ = (
+        "_budgets",
+        "_text",
+        "_tokens",
+        "budgets",
+        "keys",
+        "meters",
+        "requests_at",
+        "slots",
+        "token_meters",
+        "tokens_at",
+    )  # fmt: skip
+
+    def __init__(self, meters: Sequence[Meter]) -> None:
+        self.meters = tuple(meters)
+        self.keys = tuple(m.key for m in self.meters)
+        parts = []
+        for m in self.meters:
+            if m.kind == Kind.TOKENS:
+                parts.append(f"{m.head}%d")
+            elif m.kind == Kind.BUDGET:
+                parts.append(f'"b",{m.limit},%d,%d')
+            else:
+                parts.append(f"{m.head}1")
+        self._text = f"[{','.join(parts)}]"  # no other "%": numbers and letters only
+        kinds = [m.kind for m in self.meters]
+        self._tokens = kinds.count(Kind.TOKENS)
+        self._budgets = kinds.count(Kind.BUDGET)
+        self.requests_at = tuple(i for i, k in enumerate(kinds) if k == Kind.REQUESTS)
+        self.tokens_at = tuple(i for i, k in enumerate(kinds) if k == Kind.TOKENS)
+        self.slots = tuple(m for m in self.meters if m.kind == Kind.CONCURRENT)
+        self.token_meters = tuple(m for m in self.meters if m.kind == Kind.TOKENS)
+        self.budgets = tuple(m for m in self.meters if m.kind == Kind.BUDGET)
+
+    def __len__(self) -> int:
+        return len(self.meters)
+
+    def cost_of(self, meter: Meter, tokens: int, cost: int) -> int:
+        """What a request of `tokens` tokens and `cost` nanodollars takes of `meter`."""
+        if meter.kind == Kind.TOKENS:
+            return tokens
+        return cost if meter.kind == Kind.BUDGET else 1
+
+    def admission(
+        self, tokens: int, cost: int = 0, spent: dict[str, int] | None = None
+    ) -> str:
+        """The script's text of an admission (a budget's window is the ledger's
+        spend, from `spent` by key)."""
+        if not self._budgets:
+            return (
+                self._text % ((tokens,) * self._tokens) if self._tokens else self._text
+            )
+        values: list[int] = []
+        for m in self.meters:
+            if m.kind == Kind.TOKENS:
+                values.append(tokens)
+            elif m.kind == Kind.BUDGET:
+                values += ((spent or {}).get(m.key, 0), cost)
+        return self._text % tuple(values)
+
+
+class Admitted(Sequence[Taken]):
+    """An admission's answer: what is left of each meter and when it is full again,
+    as the script returned them (remaining, reset ms; two numbers a meter), read
+    into a Taken only when asked for."""
+
+    __slots__ = ("answer", "meters")
+
+    def __init__(self, meters: MeterSet, answer: list[int]) -> None:
+        self.meters, self.answer = meters, answer
+
+    def __len__(self) -> int:
+        return len(self.meters.meters)
+
+    @overload
+    def __getitem__(self, index: int) -> Taken: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Taken]: ...
+
+    def __getitem__(self, index: int | slice) -> Taken | list[Taken]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        meter = self.meters.meters[index]  # IndexError past the end, as a list
+        if index < 0:
+            index += len(self)
+        return Taken(meter, self.answer[2 * index], self.answer[2 * index + 1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +153,7 @@ class Settlement:
     """What a finished request gives back: its slots, and the difference between what
     was reserved and what was used (positive: used more), in tokens and nanodollars."""
 
-    meters: tuple[Meter, ...]
+    meters: MeterSet
     slot: str
     token_delta: int
     cost_delta: int = 0
@@ -204,56 +301,35 @@ return out
 ADMISSION, SETTLEMENT = "a", "s"
 
 
-def _spec(
-    meters: list[Meter] | tuple[Meter, ...],
-    amounts: list[int],
-    spent: dict[str, int] | None = None,
-) -> str:
-    """The meters and their amounts, as the script reads them: one JSON list, four
-    items a meter (a budget's window is the ledger's spend, from `spent` by key)."""
-    if spent:
-        parts = [
-            f'"b",{m.limit},{spent.get(m.key, 0)},{amount}'
-            if m.kind == Kind.BUDGET
-            else f"{m.head}{amount}"
-            for m, amount in zip(meters, amounts, strict=True)
-        ]
-    else:
-        parts = [f"{m.head}{a}" for m, a in zip(meters, amounts, strict=True)]
-    return f"[{','.join(parts)}]"
-
-
-def _taken(meters: list[Meter], flat: list[int]) -> list[Taken]:
-    """An admission's answer (remaining, reset ms per meter) as each meter's Taken."""
-    return [
-        Taken(meter, remaining, reset_ms)
-        for meter, remaining, reset_ms in zip(
-            meters, flat[::2], flat[1::2], strict=True
-        )
-    ]
+def _spec(meters: list[Meter], amounts: list[int]) -> str:
+    """Meters and their amounts as the script reads them: one JSON list, four items a
+    meter (a settlement's: a budget's window is not read)."""
+    return f"[{','.join(f'{m.head}{a}' for m, a in zip(meters, amounts, strict=True))}]"
 
 
 def changes(done: Settlement) -> tuple[list[Meter], list[int]]:
     """The meters a settlement changes, with their amounts: every concurrency slot,
     and the token and budget meters when the real usage differs from the reservation
     (a request meter never changes once taken)."""
-    meters, amounts = [], []
-    for meter in done.meters:
-        if meter.kind == Kind.CONCURRENT:
-            meters.append(meter)
-            amounts.append(0)
-        elif meter.kind == Kind.TOKENS and done.token_delta:
-            meters.append(meter)
-            amounts.append(done.token_delta)
-        elif meter.kind == Kind.BUDGET and done.cost_delta:
-            meters.append(meter)
-            amounts.append(done.cost_delta)
-    return meters, amounts
+    meters = done.meters
+    changed, amounts = list(meters.slots), [0] * len(meters.slots)
+    if done.token_delta and meters.token_meters:
+        changed += meters.token_meters
+        amounts += [done.token_delta] * len(meters.token_meters)
+    if done.cost_delta and meters.budgets:
+        changed += meters.budgets
+        amounts += [done.cost_delta] * len(meters.budgets)
+    return changed, amounts
 
 
-# A queued call: ADMISSION or SETTLEMENT, keys, args, the answer's future, its undo.
+# A queued call: ADMISSION or SETTLEMENT, keys, args, the answer's future (None for a
+# settlement: nobody waits for it), its undo.
 _Call = tuple[
-    str, list[str], list[Any], "asyncio.Future[Any]", Callable[[Any], None] | None
+    str,
+    Sequence[str],
+    list[Any],
+    "asyncio.Future[Any] | None",
+    Callable[[Any], None] | None,
 ]
 
 
@@ -267,7 +343,7 @@ def _hash_tag(key: str) -> str:
     return key
 
 
-def script_calls(keys_of_calls: list[list[str]]) -> list[list[int]]:
+def script_calls(keys_of_calls: Sequence[Sequence[str]]) -> list[list[int]]:
     """Which calls of a batch (given by their keys) go in one script call: those whose
     keys sit in one Redis Cluster slot, by the hash tag of their first key (all of a
     call's keys share their organization's). In the order made, within each."""
@@ -308,26 +384,28 @@ class _Batches:
     def call(
         self,
         op: str,
-        keys: list[str],
+        keys: Sequence[str],
         args: list[Any],
         undo: Callable[[Any], None] | None = None,
-        *,
-        waited_for: bool = True,
     ) -> asyncio.Future[Any]:
-        """Queue an admission or a settlement: for the next round trip when someone waits for its
-        answer, else for the one after SETTLE_DELAY_SECONDS at the latest. `undo` gets
-        its answer if the caller stopped waiting for it (its future was cancelled)."""
+        """Queue a call whose answer is waited for (an admission) for the next round
+        trip. `undo` gets its answer if the caller stopped waiting for it (its future
+        was cancelled)."""
         future = self.loop.create_future()
         self.pending.append((op, keys, args, future, undo))
-        if self.running is not None:
-            return future  # the round trip in flight sends it next
-        if waited_for and not self.soon:
+        if self.running is None and not self.soon:
             if self.scheduled is not None:
                 self.scheduled.cancel()
             self.scheduled, self.soon = self.loop.call_soon(self._start), True
-        elif self.scheduled is None:
-            self.scheduled = self.loop.call_later(SETTLE_DELAY_SECONDS, self._start)
         return future
+
+    def send(self, op: str, keys: Sequence[str], args: list[Any]) -> None:
+        """Queue a call nobody waits for (a settlement): it rides with the next round
+        trip, which goes after SETTLE_DELAY_SECONDS at the latest. A failure is
+        logged (the slots expire with their lease; the token charges are lost)."""
+        self.pending.append((op, keys, args, None, None))
+        if self.running is None and self.scheduled is None:
+            self.scheduled = self.loop.call_later(SETTLE_DELAY_SECONDS, self._start)
 
     def _start(self) -> None:
         self.scheduled, self.soon = None, False
@@ -354,7 +432,9 @@ class _Batches:
         except BaseException as error:
             await self.connection.disconnect()  # its answers may be out of step now
             for *_call, future, _undo in batch:
-                if not future.done():
+                if future is None:
+                    _settle_failed(error)
+                elif not future.done():
                     future.set_exception(
                         error if isinstance(error, Exception) else ConnectionError()
                     )
@@ -362,6 +442,10 @@ class _Batches:
                 raise
             return
         for (*_call, future, undo), result in zip(batch, results, strict=True):
+            if future is None:
+                if isinstance(result, Exception):
+                    _settle_failed(result)
+                continue
             if future.cancelled():
                 if undo is not None and not isinstance(result, Exception):
                     undo(result)
@@ -417,8 +501,6 @@ class _Batches:
 
 
 def _no_script(result: Any) -> bool:
-    from redis.exceptions import NoScriptError
-
     return isinstance(result, NoScriptError)
 
 
@@ -470,35 +552,37 @@ class RedisStore:
 
     async def acquire(
         self,
-        meters: list[Meter],
-        costs: list[int],
+        meters: MeterSet,
         slot: str,
         now_ms: int,
+        tokens: int = 0,
+        cost: int = 0,
         spent: dict[str, int] | None = None,
-    ) -> list[Taken] | Refused:
+    ) -> Admitted | Refused:
+        """Take every meter for a request of `tokens` tokens and `cost` nanodollars
+        (a budget counter Redis does not hold starts from `spent`), or none."""
         lease_ms = settings.RATE_LIMIT_SLOT_LEASE_SECONDS * 1000
-        keys = [m.key for m in meters]
-        tokens = max(
-            (c for m, c in zip(meters, costs, strict=True) if m.kind == Kind.TOKENS),
-            default=0,
-        )
-        cost = max(
-            (c for m, c in zip(meters, costs, strict=True) if m.kind == Kind.BUDGET),
-            default=0,
-        )
-        refund = Settlement(tuple(meters), slot, -tokens, -cost)
         # If the caller goes away meanwhile, whatever the call took is given back.
         answer = await self._batch().call(
             ADMISSION,
-            keys,
-            [now_ms, slot, lease_ms, _spec(meters, costs, spent), BUDGET_TTL_MS],
-            undo=lambda taken: self._undo(taken, refund),
+            meters.keys,
+            [
+                now_ms,
+                slot,
+                lease_ms,
+                meters.admission(tokens, cost, spent),
+                BUDGET_TTL_MS,
+            ],
+            undo=lambda taken: self._undo(
+                taken, Settlement(meters, slot, -tokens, -cost)
+            ),
         )
         if answer[0] == 0:
             retry = int(answer[3])
-            meter = meters[int(answer[1]) - 1]
+            meter = meters.meters[int(answer[1]) - 1]
             return Refused(meter, int(answer[2]), None if retry < 0 else retry)
-        return _taken(meters, answer[1:])
+        del answer[0]
+        return Admitted(meters, answer)
 
     def _undo(self, answer: list[int], refund: Settlement) -> None:
         if answer[0]:
@@ -510,23 +594,20 @@ class RedisStore:
         meters, amounts = changes(done)
         if not meters:
             return
-        future = self._batch().call(
+        self._batch().send(
             SETTLEMENT,
             [m.key for m in meters],
             [now_ms, done.slot, _spec(meters, amounts)],
-            waited_for=False,
         )
-        future.add_done_callback(_log_failure)
 
     async def drain(self) -> None:
         """Wait until every call made so far has been answered."""
         await self._batch().drain()
 
 
-def _log_failure(done: asyncio.Future[Any]) -> None:
-    if not done.cancelled() and done.exception() is not None:
-        # The slots expire with their lease; the token charges are lost.
-        logger.warning("Could not settle a rate-limit ticket: %s", done.exception())
+def _settle_failed(error: BaseException) -> None:
+    # The slots expire with their lease; the token charges are lost.
+    logger.warning("Could not settle a rate-limit ticket: %s", error)
 
 
 class LocalStore:
@@ -540,14 +621,16 @@ class LocalStore:
 
     async def acquire(
         self,
-        meters: list[Meter],
-        costs: list[int],
+        meters: MeterSet,
         slot: str,
         now_ms: int,
+        tokens: int = 0,
+        cost: int = 0,
         spent: dict[str, int] | None = None,
-    ) -> list[Taken] | Refused:
+    ) -> Admitted | Refused:
         new_tats: dict[str, int] = {}
-        for meter, cost in zip(meters, costs, strict=True):
+        for meter in meters.meters:
+            amount = meters.cost_of(meter, tokens, cost)
             if meter.kind == Kind.CONCURRENT:
                 slots = self._live_slots(meter.key, now_ms)
                 if len(slots) + 1 > meter.limit:
@@ -555,34 +638,34 @@ class LocalStore:
                 continue
             if meter.kind == Kind.BUDGET:
                 so_far = self._spent.get(meter.key, (spent or {}).get(meter.key, 0))
-                if so_far + cost > meter.limit:
+                if so_far + amount > meter.limit:
                     return Refused(meter, so_far, None)
-                new_tats[meter.key] = so_far + cost
+                new_tats[meter.key] = so_far + amount
                 continue
             interval = meter.window_ms / meter.limit
             tat = max(new_tats.get(meter.key, self._tats.get(meter.key, 0)), now_ms)
-            new_tat = math.ceil(tat + cost * interval)
+            new_tat = math.ceil(tat + amount * interval)
             if new_tat - now_ms > meter.window_ms:
                 used = math.ceil((tat - now_ms) / interval)
                 return Refused(meter, used, new_tat - meter.window_ms - now_ms)
             new_tats[meter.key] = new_tat
-        taken = []
+        answer: list[int] = []
         lease_ms = settings.RATE_LIMIT_SLOT_LEASE_SECONDS * 1000
-        for meter in meters:
+        for meter in meters.meters:
             if meter.kind == Kind.CONCURRENT:
                 slots = self._slots.setdefault(meter.key, {})
                 slots[slot] = now_ms + lease_ms
-                taken.append(Taken(meter, meter.limit - len(slots), 0))
+                answer += (meter.limit - len(slots), 0)
                 continue
             if meter.kind == Kind.BUDGET:
                 self._spent[meter.key] = new_tats[meter.key]
-                taken.append(Taken(meter, meter.limit - new_tats[meter.key], 0))
+                answer += (meter.limit - new_tats[meter.key], 0)
                 continue
             new_tat = self._tats[meter.key] = new_tats[meter.key]
             interval = meter.window_ms / meter.limit
             remaining = math.floor((meter.window_ms - (new_tat - now_ms)) / interval)
-            taken.append(Taken(meter, remaining, new_tat - now_ms))
-        return taken
+            answer += (remaining, new_tat - now_ms)
+        return Admitted(meters, answer)
 
     def _live_slots(self, key: str, now_ms: int) -> dict[str, int]:
         slots = self._slots.get(key, {})
