@@ -15,9 +15,13 @@ after this one, so that both are compared side by side under the same conditions
 bypasses of Django's defaults switched off (JANSERVER_BYPASSES_OFF, docs/decisions/).
 `--limited` also starts a gateway of this checkout whose key and project have rate
 limits (every kind, too high to be hit: the cost of checking them), and gives every
-gateway the Redis at REDIS_URL (default redis://127.0.0.1:6379/0), so that both
-sides differ only in the limits; with `--baseline`, the other checkout is measured
-limited too (`baseline-limited`, against `baseline`).
+gateway the same Redis, so that both sides differ only in the limits; with
+`--baseline`, the other checkout is measured limited too (`baseline-limited`, against
+`baseline`). That Redis is a redis-server of the benchmark's own, pinned to core 0
+with the upstream and the generator: in production Redis runs on a machine of its
+own, and left to float here it takes the gateway's core for its scripts (its CPU is
+then charged to the limited gateway's throughput). `--redis URL` uses another Redis
+instead (e.g. the shared one, unpinned).
 """
 
 import argparse
@@ -28,12 +32,14 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import redis
 import uvloop
 
 from bench.gateway import ROOT, free_port, gateway, manage, project_key
@@ -144,6 +150,32 @@ async def load(
         run.seconds, run.cpu = time.monotonic() - started, time.process_time() - cpu
         run.server_cpu = process_cpu(pid) - server_cpu if pid else 0.0
     return run
+
+
+@contextmanager
+def private_redis(core: int):
+    """A redis-server of this run's own on `core`, keeping nothing on disk."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        command = ["taskset", "-c", str(core), "redis-server", "--port", str(port),
+                   "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                   "--dir", folder]  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        try:
+            url = f"redis://127.0.0.1:{port}/0"
+            client = redis.Redis.from_url(url, socket_connect_timeout=1)
+            for _ in range(100):
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+            else:
+                raise RuntimeError("redis-server did not start")
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 @contextmanager
@@ -353,6 +385,8 @@ def main() -> None:
                         help="streams: whether the clients start at once or spread")  # fmt: skip
     parser.add_argument("--limited", action="store_true",
                         help="also measure this checkout with rate limits on its key")  # fmt: skip
+    parser.add_argument("--redis", default=None,
+                        help="with --limited: this Redis, not one of the run's own on core 0")  # fmt: skip
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     # The generator shares its core with the upstream: the faster loop leaves it more.
@@ -366,7 +400,7 @@ def main() -> None:
         for name in args.bypass_off:
             variants.append((f"no-{name}", ROOT, {"JANSERVER_BYPASSES_OFF": name}))
         if args.limited:
-            redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+            redis_url = args.redis or stack.enter_context(private_redis(core=0))
             variants = [
                 (tag, root, {**env, "REDIS_URL": redis_url})
                 for tag, root, env in variants

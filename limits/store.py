@@ -356,7 +356,7 @@ def script_calls(keys_of_calls: Sequence[Sequence[str]]) -> list[list[int]]:
 # How long a settlement may wait for an admission to ride with (under load one comes
 # within milliseconds; a lone settlement goes after this).
 SETTLE_DELAY_SECONDS = 0.02
-# How long a batch's answers may take in all (its connection's socket timeout).
+# How long a round trip may take in all (its connection has no socket timeout).
 READ_TIMEOUT_SECONDS = 1.0
 
 
@@ -458,11 +458,32 @@ class _Batches:
     async def _round_trip(self, batch: list[_Call]) -> list[Any]:
         """Send the batch as one script call per hash tag (organization), in one
         round trip; return each call's answer (a group's error is each of its calls')."""
+        groups = script_calls([call_keys for _op, call_keys, *_rest in batch])
+        results: list[Any] = [None] * len(batch)
+        # One deadline for the whole round trip: redis-py's own (socket_timeout) would
+        # run each write in a task of its own (asyncio.wait_for) and arm and cancel a
+        # timer per answer read (decision record 0009).
+        try:
+            async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+                await self._send(batch, groups)
+                for members in groups:
+                    try:
+                        answers = await self.connection.read_response(timeout=math.inf)
+                    except ResponseError as error:  # this group's; the others stand
+                        answers = [error] * len(members)
+                    for index, answer in zip(members, answers, strict=True):
+                        results[index] = answer
+        except TimeoutError:
+            raise RedisTimeout("Timeout reading the rate limits' answers") from None
+        return results
+
+    async def _send(self, batch: list[_Call], groups: list[list[int]]) -> None:
+        """Write one EVALSHA per group (loading the script first if this connection
+        has not yet)."""
         connection = self.connection
         if SCRIPT not in self.shas:
-            await connection.send_command("SCRIPT", "LOAD", SCRIPT)
-            self.shas[SCRIPT] = await connection.read_response()
-        groups = script_calls([call_keys for _op, call_keys, *_rest in batch])
+            await connection.send_command("SCRIPT", "LOAD", SCRIPT, check_health=False)
+            self.shas[SCRIPT] = await connection.read_response(timeout=math.inf)
         commands = []
         for members in groups:
             keys: list[str] = []
@@ -472,22 +493,9 @@ class _Batches:
                 keys += call_keys
                 args += (op, len(call_keys), *call_args)
             commands.append(("EVALSHA", self.shas[SCRIPT], len(keys), *keys, *args))
-        await connection.send_packed_command(connection.pack_commands(commands))
-        results: list[Any] = [None] * len(batch)
-        # One deadline for the batch's answers: redis-py's own (socket_timeout) would
-        # arm and cancel a timer per answer (decision record 0009).
-        try:
-            async with asyncio.timeout(READ_TIMEOUT_SECONDS):
-                for members in groups:
-                    try:
-                        answers = await connection.read_response(timeout=math.inf)
-                    except ResponseError as error:  # this group's; the others stand
-                        answers = [error] * len(members)
-                    for index, answer in zip(members, answers, strict=True):
-                        results[index] = answer
-        except TimeoutError:
-            raise RedisTimeout("Timeout reading the rate limits' answers") from None
-        return results
+        await connection.send_packed_command(
+            connection.pack_commands(commands), check_health=False
+        )
 
     async def drain(self) -> None:
         """Send what is queued now and wait until every answer has come."""
@@ -542,7 +550,7 @@ class RedisStore:
             pool = redis.asyncio.ConnectionPool.from_url(
                 settings.REDIS_URL,
                 socket_connect_timeout=1,
-                socket_timeout=READ_TIMEOUT_SECONDS,
+                # No socket timeout: each round trip has one deadline (_round_trip).
                 connection_class=_connection_class(),
             )
             connection = pool.make_connection()
