@@ -2,6 +2,7 @@
 (open, invite-only or closed), login, email verification and password reset."""
 
 import contextlib
+import re
 from dataclasses import dataclass
 
 from allauth.account import app_settings as account_settings
@@ -46,6 +47,10 @@ MANDATORY = account_settings.EmailVerificationMethod.MANDATORY
 NONE = account_settings.EmailVerificationMethod.NONE
 # allauth's form fields, as this API names them.
 PARAMS = {"login": "email", "password1": "password", "password2": "password"}
+
+# The user part of a password reset key: the user's id in base 36 (Django's
+# int_to_base36, at most 13 digits).
+_USER_PART = re.compile(r"[0-9a-z]{1,13}")
 
 
 class SignupClosed(Forbidden):
@@ -279,6 +284,9 @@ def password_reset_confirm(*, request: HttpRequest, key: str, password: str) -> 
     """
     _throttle(request, "reset_password_from_key")
     uidb36, _, token = key.partition("-")
+    if not _USER_PART.fullmatch(uidb36):
+        # allauth's form reads a user part it finds invalid as None, and fails on it.
+        raise InvalidKey()
     token_form = UserTokenForm(data={"uidb36": uidb36, "key": token})
     if not token_form.is_valid():
         raise InvalidKey()
