@@ -25,7 +25,15 @@ from janserver.errors import RateLimited, ServiceUnavailable
 from janserver.principal import Principal, PrincipalKind
 from limits import budgets, rules
 from limits.rules import Kind, Meter
-from limits.store import Admitted, LocalStore, MeterSet, RedisStore, Refused, Settlement
+from limits.store import (
+    Admitted,
+    LocalStore,
+    MeterSet,
+    RedisStore,
+    Refused,
+    Settlement,
+    cost_of,
+)
 
 logger = logging.getLogger("janserver.limits")
 
@@ -212,7 +220,7 @@ async def admit(
     tokens = prompt_tokens + completion_tokens
     if plan.blocked or (plan.token_ceiling is not None and tokens > plan.token_ceiling):
         for meter in meters.meters:
-            never = _never(meter, model, meters.cost_of(meter, tokens, 0))
+            never = _never(meter, model, cost_of(meter, tokens, 0))
             if never is not None:
                 raise never
     pricing, cost, spent, month = None, 0, None, None
@@ -239,7 +247,7 @@ async def admit(
             "Rate limits cannot be checked right now. Retry shortly.", retry_after=5
         ) from None
     if isinstance(result, Refused):
-        asked = meters.cost_of(result.meter, tokens, cost)
+        asked = cost_of(result.meter, tokens, cost)
         if result.meter.kind == Kind.BUDGET:
             raise budgets.exhausted(by_meter[result.meter.key], result.used, asked)
         raise _refusal(result, model, asked)

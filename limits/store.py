@@ -83,15 +83,6 @@ class MeterSet:
         self.token_meters = tuple(m for m in self.meters if m.kind == Kind.TOKENS)
         self.budgets = tuple(m for m in self.meters if m.kind == Kind.BUDGET)
 
-    def __len__(self) -> int:
-        return len(self.meters)
-
-    def cost_of(self, meter: Meter, tokens: int, cost: int) -> int:
-        """What a request of `tokens` tokens and `cost` nanodollars takes of `meter`."""
-        if meter.kind == Kind.TOKENS:
-            return tokens
-        return cost if meter.kind == Kind.BUDGET else 1
-
     def admission(
         self, tokens: int, cost: int = 0, spent: dict[str, int] | None = None
     ) -> str:
@@ -108,6 +99,14 @@ class MeterSet:
             elif m.kind == Kind.BUDGET:
                 values += ((spent or {}).get(m.key, 0), cost)
         return self._text % tuple(values)
+
+
+def cost_of(meter: Meter, tokens: int, cost: int) -> int:
+    """What a request of `tokens` tokens and `cost` nanodollars takes of `meter` (a
+    request or a slot: 1)."""
+    if meter.kind == Kind.TOKENS:
+        return tokens
+    return cost if meter.kind == Kind.BUDGET else 1
 
 
 class Admitted(Sequence[Taken]):
@@ -638,7 +637,7 @@ class LocalStore:
     ) -> Admitted | Refused:
         new_tats: dict[str, int] = {}
         for meter in meters.meters:
-            amount = meters.cost_of(meter, tokens, cost)
+            amount = cost_of(meter, tokens, cost)
             if meter.kind == Kind.CONCURRENT:
                 slots = self._live_slots(meter.key, now_ms)
                 if len(slots) + 1 > meter.limit:

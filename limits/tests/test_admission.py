@@ -74,8 +74,12 @@ def test_a_callers_plan_is_worked_out_once_per_model_and_rules(current):
     assert [m.scope for m in other_model.meters.meters] == ["api_key"] * 3
     other_key = admission.plan_for(current, key_caller(key=6), MODEL)
     assert [m.scope for m in other_key.meters.meters] == ["project"] * 2
-    # Reloaded rules start without plans.
-    assert Rules(loaded_at=0).plans == {}
+    # Reloaded rules (a new Rules) work the plan out again, from their own rows.
+    reloaded = Rules(loaded_at=time.monotonic(), by_scope=dict(current.by_scope))
+    del reloaded.by_scope[("project", 3)]
+    again = admission.plan_for(reloaded, key_caller(), MODEL)
+    assert again is not plan
+    assert [m.scope for m in again.meters.meters] == ["api_key"] * 3
 
 
 def test_plans_are_forgotten_past_their_cap(current, monkeypatch):
